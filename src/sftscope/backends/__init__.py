@@ -1,0 +1,1 @@
+"""Generation backends (hf, vllm, openai) and executors (local, ray), imported lazily by name."""

@@ -1,0 +1,80 @@
+"""The generation backend contract: one Protocol, every engine behind it.
+
+Every request carries its own seed (derived from item and sample index by the caller), so the same
+item/sample gets the same text whatever else is in the batch or already cached. A semantic backend
+(vllm vs hf) is never swapped silently: a missing one fails with the install command and the alternative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+from ...core.errors import MissingDependencyError
+from ...core.registry import GENERATION_BACKENDS
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 = off
+    max_new_tokens: int = 512
+    logprobs: bool = False
+
+    def as_dict(self) -> dict:
+        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+                "max_new_tokens": self.max_new_tokens}
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    messages: list[dict]  # chat messages; the backend applies the model's chat template
+    seed: int = 0
+    key: str = ""  # caller's content key, passed through for bookkeeping
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"  # "stop" (EOS / stop string) or "length" (hit max_new_tokens)
+    token_logprobs: list[float] | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def hit_limit(self) -> bool:
+        return self.finish_reason == "length"
+
+
+@runtime_checkable
+class GenerationBackend(Protocol):
+    name: str
+
+    def generate(self, requests: Sequence[GenerationRequest], params: SamplingParams, progress: Any = None) -> list[Generation]:
+        """One Generation per request, in order."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def close(self) -> None: ...
+
+
+_INSTALL_HINTS = {
+    "vllm": "pip install 'sftscope[vllm]' (needs a CUDA GPU); on CPU use --backend hf",
+    "openai": "pip install openai is NOT needed: the openai backend speaks HTTP with the standard library; check --base-url",
+    "hf": "pip install 'sftscope[train]'",
+}
+
+
+def load_backend(name: str, model: str, **kwargs) -> GenerationBackend:
+    """Create the backend registered as ``name`` for ``model``; a missing engine fails with the install command."""
+    factory = GENERATION_BACKENDS.get(name)
+    try:
+        return factory(model, **kwargs)
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"backend {name!r} needs a package that is not installed ({e.name or e}). "
+            f"Install: {_INSTALL_HINTS.get(name, 'see the README')}. Nothing was swapped in silently."
+        ) from None

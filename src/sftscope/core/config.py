@@ -1,0 +1,168 @@
+"""One typed run config, validated up front.
+
+A run config is one YAML file with a section per stage (``data``, ``train``, ``eval``, ``analyze``,
+``report``). Unknown keys are rejected with a did-you-mean suggestion, every problem is reported at
+once (``ConfigError``), and ``key.sub=value`` overrides from the command line are applied before
+validation, so an override typo is caught the same way as a file typo.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ConfigError, did_you_mean
+
+PACKAGE_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """Resolve a config argument: an existing path, or a name shipped with the package
+    (``demo``, ``quick``, ``paper/<experiment>``)."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    for cand in (PACKAGE_CONFIGS / p, PACKAGE_CONFIGS / f"{p}.yaml", PACKAGE_CONFIGS / p.name):
+        if cand.is_file():
+            return cand
+    shipped = sorted(str(c.relative_to(PACKAGE_CONFIGS).with_suffix("")) for c in PACKAGE_CONFIGS.rglob("*.yaml"))
+    raise ConfigError([f"config file {str(name_or_path)!r} not found.{did_you_mean(str(name_or_path), shipped)} "
+                       f"Shipped configs: {', '.join(shipped)}"])
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"file not found: {path}"]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError([f"{where}: not valid YAML ({getattr(e, 'problem', e)})"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: the top level must be a mapping of sections, got {type(data).__name__}"])
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``train.lr=1e-5`` -> (["train", "lr"], 1e-05). Values are parsed as YAML (lists, numbers, bools)."""
+    if "=" not in text:
+        raise ConfigError([f"override {text!r} must look like key.sub=value"])
+    key, _, raw = text.partition("=")
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError([f"override {text!r}: empty key"])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str):
+        # YAML reads "5e-5" as a string (no dot); accept it as a number like Python does.
+        try:
+            value = float(value) if any(c in value for c in "eE.") and value.lstrip("+-")[:1].isdigit() else value
+        except ValueError:
+            pass
+    return key.split("."), value
+
+
+def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
+    data = copy.deepcopy(data)
+    for text in overrides or ():
+        keys, value = parse_override(text)
+        node = data
+        for k in keys[:-1]:
+            if not isinstance(node.get(k), dict):
+                node[k] = {} if node.get(k) is None else node[k]
+                if not isinstance(node[k], dict):
+                    raise ConfigError([f"override {text!r}: {k!r} is not a section"])
+            node = node[k]
+        node[keys[-1]] = value
+    return data
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the (sub)model addressed by ``loc`` (used for did-you-mean on unknown keys)."""
+    cur: Any = model
+    for part in loc:
+        if not (isinstance(cur, type) and issubclass(cur, BaseModel)):
+            return []
+        field = cur.model_fields.get(part)
+        if field is None:
+            return []
+        cur = _model_in_annotation(field.annotation)
+    if isinstance(cur, type) and issubclass(cur, BaseModel):
+        return list(cur.model_fields)
+    return []
+
+
+def _model_in_annotation(ann: Any) -> Any:
+    import typing
+
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in typing.get_args(ann):
+        m = _model_in_annotation(arg)
+        if m is not None:
+            return m
+    return None
+
+
+def format_validation_error(err: ValidationError, model: type[BaseModel]) -> list[str]:
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        if e["type"] == "extra_forbidden":
+            parent = tuple(p for p in loc[:-1] if isinstance(p, str))
+            hint = did_you_mean(str(loc[-1]), _fields_at(model, parent))
+            problems.append(f"unknown key {dotted!r}.{hint}")
+        elif e["type"] == "missing":
+            problems.append(f"{dotted}: required key is missing")
+        else:
+            val = e.get("input")
+            shown = json.dumps(val, default=str)[:80] if not isinstance(val, dict) else "{...}"
+            problems.append(f"{dotted}: {e['msg']} (got {shown})")
+    return problems
+
+
+def validate_dict(data: dict, model: type[BaseModel], source: str | None = None):
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, model), source=source) from None
+
+
+def load_config(path_or_name: str | Path | None = None, overrides: Iterable[str] = (), model=None, data: dict | None = None):
+    """Load a run config (a path, a shipped name, or ``data``), apply overrides, validate everything at once."""
+    if model is None:
+        from ..config_schema import RunConfig as model  # noqa: N813 (late import: schema imports stage sections)
+    source = None
+    if data is None:
+        path = find_config(path_or_name) if path_or_name is not None else None
+        data = read_yaml(path) if path else {}
+        source = str(path) if path else None
+    data = apply_overrides(data, overrides)
+    return validate_dict(data, model, source=source)
+
+
+def config_hash(cfg: BaseModel) -> str:
+    blob = json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def dump_yaml(cfg: BaseModel) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
