@@ -1,0 +1,160 @@
+"""The results store: every generated sample and its score, in SQLite (WAL).
+
+A sample's ``key`` is the hash of what determines it (checkpoint, benchmark version, item, sample index,
+prompt, sampling settings, seed), so a rerun skips finished work and ``INSERT OR IGNORE`` makes writes
+idempotent. Batches are committed in one transaction: a ``kill -9`` loses at most the batch in flight
+and never leaves a half-written row. One writer (the driver) per store; readers may be many.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterable
+
+STORE_SCHEMA_VERSION = 1
+
+SAMPLE_COLUMNS = (
+    "key", "run", "checkpoint_id", "step", "benchmark", "version", "domain", "item_id", "sample_idx",
+    "prompt_hash", "params", "response", "prompt_tokens", "completion_tokens", "think_tokens", "answer_tokens",
+    "truncated", "extracted", "verdict", "score", "details", "seconds", "created",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS samples (
+    key TEXT PRIMARY KEY,
+    run TEXT NOT NULL,
+    checkpoint_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    benchmark TEXT NOT NULL,
+    version TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    sample_idx INTEGER NOT NULL,
+    prompt_hash TEXT,
+    params TEXT,             -- JSON sampling settings incl. seed
+    response TEXT,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    think_tokens INTEGER,
+    answer_tokens INTEGER,
+    truncated INTEGER,       -- 0/1
+    extracted TEXT,
+    verdict TEXT,            -- correct | wrong | ungradeable
+    score REAL,              -- in [0, 1] (graded metrics may use their own range, see details)
+    details TEXT,            -- JSON scorer details
+    seconds REAL,
+    created TEXT DEFAULT (datetime('now'))
+);
+CREATE INDEX IF NOT EXISTS samples_ckpt_bench ON samples (run, checkpoint_id, benchmark, version);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    checkpoint_id TEXT PRIMARY KEY, run TEXT NOT NULL, step INTEGER NOT NULL, path TEXT, meta TEXT
+);
+CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, meta TEXT);
+"""
+
+
+class ResultsStore:
+    """SQLite results store. Use as a context manager or call ``close()``."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed txn survives a process kill
+        self.conn.executescript(_SCHEMA)
+        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(STORE_SCHEMA_VERSION),))
+        self.conn.commit()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- writes -----------------------------------------------------------------------------------
+    def add_samples(self, rows: Iterable[dict]) -> int:
+        """Insert sample rows in one transaction (existing keys are kept as they are). Returns rows inserted."""
+        cols = SAMPLE_COLUMNS[:-1]  # ``created`` defaults
+        values = [tuple(_sql_value(r.get(c)) for c in cols) for r in rows]
+        if not values:
+            return 0
+        with self._lock, self.conn:
+            cur = self.conn.executemany(
+                f"INSERT OR IGNORE INTO samples ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
+            return cur.rowcount
+
+    def upsert_checkpoint(self, checkpoint_id: str, run: str, step: int, path: str | None, meta: dict | None = None) -> None:
+        with self._lock, self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?, ?)",
+                              (checkpoint_id, run, int(step), path, json.dumps(meta or {}, default=str)))
+
+    def upsert_run(self, run: str, meta: dict | None = None) -> None:
+        with self._lock, self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)", (run, json.dumps(meta or {}, default=str)))
+
+    # -- reads ------------------------------------------------------------------------------------
+    def existing_keys(self, keys: Iterable[str]) -> set[str]:
+        keys = list(keys)
+        found: set[str] = set()
+        for i in range(0, len(keys), 900):  # SQLite's default bound-parameter limit is 999
+            chunk = keys[i:i + 900]
+            cur = self.conn.execute(f"SELECT key FROM samples WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
+            found.update(r[0] for r in cur)
+        return found
+
+    def count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+
+    def samples_frame(self, run: str | None = None, benchmark: str | None = None, with_text: bool = True):
+        """All samples as a pandas DataFrame (``params``/``details`` decoded from JSON)."""
+        import pandas as pd
+
+        cols = SAMPLE_COLUMNS if with_text else tuple(c for c in SAMPLE_COLUMNS if c not in ("response", "details"))
+        where, args = [], []
+        if run is not None:
+            where.append("run = ?")
+            args.append(run)
+        if benchmark is not None:
+            where.append("benchmark = ?")
+            args.append(benchmark)
+        sql = f"SELECT {', '.join(cols)} FROM samples" + (f" WHERE {' AND '.join(where)}" if where else "")
+        df = pd.read_sql_query(sql + " ORDER BY run, step, benchmark, item_id, sample_idx", self.conn, params=args)
+        for c in ("params", "details"):
+            if c in df:
+                df[c] = df[c].map(lambda s: json.loads(s) if isinstance(s, str) and s else {})
+        if "truncated" in df:
+            df["truncated"] = df["truncated"].astype(bool)
+        return df
+
+    def checkpoints_frame(self):
+        import pandas as pd
+
+        df = pd.read_sql_query("SELECT * FROM checkpoints ORDER BY run, step", self.conn)
+        df["meta"] = df["meta"].map(lambda s: json.loads(s) if s else {})
+        return df
+
+    def runs_frame(self):
+        import pandas as pd
+
+        df = pd.read_sql_query("SELECT * FROM runs ORDER BY run", self.conn)
+        df["meta"] = df["meta"].map(lambda s: json.loads(s) if s else {})
+        return df
+
+
+def _sql_value(v):
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v, default=str, ensure_ascii=False)
+    if isinstance(v, bool):
+        return int(v)
+    if hasattr(v, "item"):
+        return v.item()
+    return v
