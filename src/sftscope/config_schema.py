@@ -10,7 +10,7 @@ from pydantic import Field
 
 from .analyze.config import AnalyzeConfig, ReportConfig
 from .core.config import StrictModel
-from .data.config import DataConfig
+from .data.config import DataConfig, Variant
 from .evaluate.config import EvalConfig
 from .train.config import TrainConfig
 
@@ -22,6 +22,8 @@ class RunConfig(StrictModel):
     runs_dir: str = "runs"
     stages: list[str] = Field(default_factory=lambda: ["data", "train", "evaluate", "analyze", "report"])
     matrix: dict[str, list] = Field(default_factory=dict, description="dotted key -> values; product = conditions")
+    variant: Variant = Field("cot", description="training-data variant of this run (a matrix key in comparisons)")
+    in_domain: list[str] = Field(default_factory=lambda: ["puzzle"], description="domains the training data covers")
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig | None = None
     eval: EvalConfig = Field(default_factory=EvalConfig)

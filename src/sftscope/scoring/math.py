@@ -1,0 +1,256 @@
+r"""Math answers graded with math-verify: gold parsed first, on the last ``\boxed{}`` after ``</think>``.
+
+math-verify bounds its own work with ``signal.alarm``, which only works on a process's main thread, and
+a sympy simplification can still hang in C code. So every parse/verify runs in a small pool of worker
+processes with a hard wall-clock limit: a worker that overruns is killed and replaced, and the item is
+ungradeable (never wrong, never a hang). ``workers=0`` grades in-process (main thread: math-verify's own
+timeouts; other threads: no timeout at all, so prefer the pool there).
+
+Verdicts:
+- correct / wrong: the last ``\boxed{}`` of the answer part matches / does not match the gold;
+- wrong: no ``\boxed{}`` in the answer part (including answers boxed only inside the thinking, and
+  responses whose ``<think>`` never closed: those are truncated and score nothing);
+- ungradeable: the gold itself cannot be parsed, or grading timed out or crashed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from multiprocessing.connection import wait as mp_wait
+from typing import Any, Mapping, Sequence
+
+from .base import ScoreResult, Verdict, last_boxed, split_response
+
+# A task is (gold, prediction, inner_timeout); a result is (verdict, extracted_pred, gold_parsed, error).
+_Task = tuple[str, str, int]
+_Result = tuple[str, str | None, str | None, str | None]
+
+
+def _wrap_gold(gold: str) -> str:
+    return gold if "\\boxed" in gold else "\\boxed{" + gold + "}"
+
+
+def grade(gold: str, boxed_pred: str, inner_timeout: int | None = 5) -> _Result:
+    """Parse the gold first, then the prediction, then verify; returns a plain tuple (picklable)."""
+    from math_verify import parse, verify
+
+    gold_parsed = parse(_wrap_gold(gold), parsing_timeout=inner_timeout)
+    # a gold that yields only math-verify's raw-string fallback was not understood: never grade against it
+    if not gold_parsed or all(isinstance(g, str) for g in gold_parsed):
+        return (Verdict.UNGRADEABLE.value, boxed_pred, None, f"gold {gold!r} cannot be parsed")
+    pred_parsed = parse("\\boxed{" + boxed_pred + "}", parsing_timeout=inner_timeout)
+    if not pred_parsed:
+        return (Verdict.WRONG.value, boxed_pred, str(gold_parsed[0]), "prediction cannot be parsed")
+    ok = verify(gold_parsed, pred_parsed, timeout_seconds=inner_timeout)
+    return (Verdict.CORRECT.value if ok else Verdict.WRONG.value, boxed_pred, str(gold_parsed[0]), None)
+
+
+def _worker_main(conn) -> None:
+    """Worker loop: receive tasks, answer with results; exits when the pipe closes."""
+    import logging
+
+    logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # its warnings are per-item noise
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        gold, pred, inner = task
+        try:
+            res = grade(gold, pred, inner)
+        except BaseException as e:  # noqa: BLE001 - report, never die on one item
+            res = (Verdict.UNGRADEABLE.value, pred, None, f"{type(e).__name__}: {e}"[:300])
+        try:
+            conn.send(res)
+        except (BrokenPipeError, OSError):
+            return
+
+
+class _Worker:
+    def __init__(self, ctx):
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="sftscope-math-verify")
+        self.proc.start()
+        child.close()
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+            self.proc.join(2)
+        finally:
+            self.conn.close()
+
+
+class VerifyPool:
+    """A reusable pool of grading processes with a hard per-task timeout (hung workers are replaced).
+
+    Thread-safe: callers borrow idle workers from a queue, so several threads can grade at once.
+    Workers are started with ``spawn`` (never ``fork``: the parent may hold torch/CUDA threads).
+    """
+
+    def __init__(self, size: int):
+        self.size = max(1, int(size))
+        self._ctx = mp.get_context("spawn")
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._lock = threading.Lock()
+        self._started = 0
+        self.replaced = 0  # workers killed after a timeout (exposed for tests and logs)
+
+    def _borrow(self, block: bool) -> _Worker | None:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._started < self.size:
+                self._started += 1
+                return _Worker(self._ctx)
+        return self._idle.get() if block else None
+
+    def _discard(self, w: _Worker) -> None:
+        w.kill()
+        with self._lock:
+            self._started -= 1
+            self.replaced += 1
+
+    def run(self, tasks: Sequence[_Task], hard_timeout: float) -> list[_Result]:
+        """Grade ``tasks`` over the pool; a task over ``hard_timeout`` seconds is ungradeable."""
+        results: list[_Result | None] = [None] * len(tasks)
+        pending = list(range(len(tasks)))[::-1]
+        busy: dict[Any, tuple[_Worker, int, float]] = {}
+        try:
+            while pending or busy:
+                while pending:
+                    w = self._borrow(block=not busy)
+                    if w is None:
+                        break
+                    i = pending.pop()
+                    w.conn.send(tasks[i])
+                    busy[w.conn] = (w, i, time.monotonic() + hard_timeout)
+                next_deadline = min(d for _, _, d in busy.values())
+                ready = mp_wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic()))
+                for conn in ready:
+                    w, i, _ = busy.pop(conn)
+                    try:
+                        results[i] = conn.recv()
+                        self._idle.put(w)
+                    except (EOFError, OSError) as e:  # the worker died (OOM, segfault in C code)
+                        results[i] = (Verdict.UNGRADEABLE.value, tasks[i][1], None, f"grader died: {e!r}")
+                        self._discard(w)
+                now = time.monotonic()
+                for conn in [c for c, (_, _, d) in busy.items() if d <= now]:
+                    w, i, _ = busy.pop(conn)
+                    results[i] = (Verdict.UNGRADEABLE.value, tasks[i][1], None,
+                                  f"timeout: grading took over {hard_timeout:g}s")
+                    self._discard(w)
+        finally:
+            for w, _, _ in busy.values():  # interrupted: never hand back a worker mid-task
+                self._discard(w)
+        return results  # type: ignore[return-value]
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().kill()
+            except queue.Empty:
+                break
+        with self._lock:
+            self._started = 0
+
+
+_POOLS: dict[int, VerifyPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def shared_pool(size: int) -> VerifyPool:
+    """One pool per size per process, so many MathScorer objects do not each spawn workers."""
+    with _POOLS_LOCK:
+        if size not in _POOLS:
+            _POOLS[size] = VerifyPool(size)
+        return _POOLS[size]
+
+
+@atexit.register
+def _close_pools() -> None:
+    for p in list(_POOLS.values()):
+        p.close()
+
+
+def default_workers() -> int:
+    return max(1, min(8, (os.cpu_count() or 2)))
+
+
+class MathScorer:
+    """math-verify grading of the last ``\\boxed{}`` in the answer part (see the module docstring).
+
+    Args:
+        answer_key: item field holding the gold answer.
+        timeout_seconds: hard wall-clock limit per item (the worker is killed after it).
+        workers: grading processes; ``None`` = min(8, cores), ``0`` = grade in this process.
+    """
+
+    name = "math"
+    version = "1"
+
+    def __init__(self, answer_key: str = "answer", timeout_seconds: float = 10.0, workers: int | None = None):
+        self.answer_key = answer_key
+        self.timeout_seconds = float(timeout_seconds)
+        self.workers = default_workers() if workers is None else int(workers)
+        # math-verify's own (signal) timeout inside the worker stays below the hard limit
+        self._inner = max(1, int(self.timeout_seconds * 0.8))
+
+    def _prepare(self, response: str, item: Mapping[str, Any]) -> ScoreResult | _Task:
+        """Everything that needs no sympy: gold present, think block closed, a boxed answer found."""
+        gold = item.get(self.answer_key)
+        if gold is None or str(gold).strip() == "":
+            return ScoreResult(Verdict.UNGRADEABLE, None, {"error": f"item has no gold {self.answer_key!r}"})
+        parts = split_response(response if isinstance(response, str) else str(response or ""))
+        if parts.think_unclosed:
+            return ScoreResult(Verdict.WRONG, None, {"reason": "unclosed <think>: truncated", "truncated": True})
+        boxed = last_boxed(parts.answer)
+        if boxed is None or not boxed.strip():
+            boxed_in_think = parts.think is not None and last_boxed(parts.think) is not None
+            return ScoreResult(Verdict.WRONG, None, {"reason": "no \\boxed{} answer after </think>",
+                                                     "boxed_in_think_only": boxed_in_think})
+        return (str(gold), boxed.strip(), self._inner)
+
+    @staticmethod
+    def _finish(res: _Result) -> ScoreResult:
+        verdict, extracted, gold_parsed, error = res
+        details: dict[str, Any] = {"gold_parsed": gold_parsed}
+        if error:
+            details["error"] = error
+        return ScoreResult(Verdict(verdict), extracted, details)
+
+    def __call__(self, response: str, item: Mapping[str, Any]) -> ScoreResult:
+        return self.score_many([response], [item])[0]
+
+    def score_many(self, responses: Sequence[str], items: Sequence[Mapping[str, Any]]) -> list[ScoreResult]:
+        """Grade many responses, fanned out over the worker pool; same order as the input."""
+        if len(responses) != len(items):
+            raise ValueError(f"score_many: {len(responses)} responses but {len(items)} items")
+        prepared = [self._prepare(r, it) for r, it in zip(responses, items)]
+        todo = [(i, p) for i, p in enumerate(prepared) if not isinstance(p, ScoreResult)]
+        if todo:
+            tasks = [p for _, p in todo]
+            if self.workers == 0:
+                raw = [self._grade_inline(t) for t in tasks]
+            else:
+                raw = shared_pool(self.workers).run(tasks, self.timeout_seconds)
+            for (i, _), r in zip(todo, raw):
+                prepared[i] = self._finish(r)
+        return prepared  # type: ignore[return-value]
+
+    def _grade_inline(self, task: _Task) -> _Result:
+        gold, pred, inner = task
+        # signal-based timeouts only work on the main thread; elsewhere math-verify must run unbounded
+        inner_t = inner if threading.current_thread() is threading.main_thread() else None
+        try:
+            return grade(gold, pred, inner_t)
+        except Exception as e:  # noqa: BLE001
+            return (Verdict.UNGRADEABLE.value, pred, None, f"{type(e).__name__}: {e}"[:300])
