@@ -19,6 +19,8 @@ class CountdownOptions(StrictModel):
     target_max: int = 999
     use_all: bool = True
     allow_fractions: bool = False
+    distinct_numbers: bool = Field(True, description="no repeated number within a problem")
+    search_order: Literal["random", "greedy", "sequential"] = Field("random", description="solver child order (seeded)")
     max_dead_ends: int = Field(3, ge=0, description="dead ends narrated before the solution path")
     max_chars: int | None = Field(None, description="length cap on the think block, in characters")
     unverified_rate: float = Field(0.5, ge=0.0, le=1.0, description="share of wrong final answers in `unverified`")

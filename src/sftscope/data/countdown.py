@@ -16,13 +16,13 @@ one. The solver is a depth-first search over multisets of remaining values:
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal, Sequence
 
 from ..core.errors import DataError
-from ..core.io import content_hash
 
 SearchOrder = Literal["random", "greedy", "sequential"]
 SEARCH_ORDERS = ("random", "greedy", "sequential")
@@ -41,7 +41,10 @@ class Problem:
 
 def problem_id(numbers: Sequence[int], target: int, use_all: bool = True, allow_fractions: bool = False) -> str:
     """Stable id from the problem's content (numbers as a multiset, target, rules)."""
-    return "countdown-" + content_hash(sorted(int(x) for x in numbers), int(target), bool(use_all), bool(allow_fractions), length=12)
+    # A plain sha256 of a canonical string (same idea as core.io.content_hash, 5x cheaper per call: this
+    # runs once per generated problem).
+    key = f"{sorted(int(x) for x in numbers)}|{int(target)}|{bool(use_all)}|{bool(allow_fractions)}"
+    return "countdown-" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 # A step of a search path: (a, op, b, c) meaning a op b = c, with a >= b for - and /.
@@ -85,7 +88,11 @@ def combine(a, b, allow_fractions: bool) -> list[tuple[str, object, object, obje
 
 
 class _Search:
-    """One solve call: DFS with memo of failed multisets and a bounded record of dead ends."""
+    """One solve call: DFS with memo of failed multisets and a bounded record of dead ends.
+
+    Only values are searched (the hot loop builds no expression objects); the winning path's steps are
+    turned into an expression tree afterwards by ``tree_from_steps``.
+    """
 
     def __init__(self, target, use_all: bool, allow_fractions: bool, order: str, rng: random.Random,
                  record: int):
@@ -100,49 +107,73 @@ class _Search:
         self.path: list[Step] = []
         self.visited = 0
 
-    def children(self, vals: list, nodes: list) -> list[tuple]:
+    def children(self, vals: list) -> list[tuple]:
         kids = []
         n = len(vals)
+        fr = self.fractions
         for i in range(n):
             for j in range(i + 1, n):
-                for op, x, y, c in combine(vals[i], vals[j], self.fractions):
+                for op, x, y, c in combine(vals[i], vals[j], fr):
                     kids.append((i, j, op, x, y, c))
         if self.order == "random":
-            self.rng.shuffle(kids)
+            rnd = self.rng.random  # sorting by random keys: a uniform shuffle, cheaper than rng.shuffle
+            kids.sort(key=lambda _: rnd())
         elif self.order == "greedy":
             t = self.target
             kids.sort(key=lambda k: abs(k[5] - t))
         return kids
 
-    def run(self, vals: list, nodes: list) -> Node | None:
-        """Search from ``vals`` (with expression ``nodes``); return the tree reaching the target or None."""
+    def run(self, vals: list) -> bool:
+        """Search from the multiset ``vals``; on success ``self.path`` holds the steps to the target."""
         key = tuple(sorted(vals))
         if key in self.failed:
-            return None
+            return False
         self.visited += 1
-        for i, j, op, x, y, c in self.children(vals, nodes):
-            # The node keeps the operand order of the written step (x >= y for - and /).
-            xi, yi = (i, j) if vals[i] == x else (j, i)
-            node = (op, nodes[xi], nodes[yi])
-            step = (x, op, y, c)
-            if c == self.target and (len(vals) == 2 or not self.use_all):
-                self.path.append(step)
-                return node
-            if len(vals) == 2:
-                continue
-            rest_v = [v for k, v in enumerate(vals) if k != i and k != j]
-            rest_n = [m for k, m in enumerate(nodes) if k != i and k != j]
-            rest_v.append(c)
-            rest_n.append(node)
-            self.path.append(step)
-            found = self.run(rest_v, rest_n)
-            if found is not None:
-                return found
-            self.path.pop()
-        if len(vals) == 2 and len(self.dead_ends) < self.record:
-            self.dead_ends.append(DeadEnd(tuple(self.path), (max(vals), min(vals))))
+        target, path = self.target, self.path
+        for i, j, op, x, y, c in self.children(vals):
+            if c == target and not self.use_all:
+                path.append((x, op, y, c))
+                return True
+            rest = vals[:i] + vals[i + 1:j] + vals[j + 1:]
+            rest.append(c)
+            path.append((x, op, y, c))
+            if self.leaf(rest) if len(rest) == 2 else self.run(rest):
+                return True
+            path.pop()
         self.failed.add(key)
-        return None
+        return False
+
+    def leaf(self, vals: list) -> bool:
+        """Two numbers left: try every combination (cheaper than memoising such a small state)."""
+        self.visited += 1
+        a, b = vals
+        if a < b:
+            a, b = b, a
+        t = self.target
+        # Integer fast path: most leaves miss, and the four tests below are what combine() would compute.
+        if self.fractions or a + b == t or a * b == t or a - b == t or (b > 1 and a % b == 0 and a // b == t):
+            for op, x, y, c in combine(a, b, self.fractions):
+                if c == t:
+                    self.path.append((x, op, y, c))
+                    return True
+        if len(self.dead_ends) < self.record:
+            self.dead_ends.append(DeadEnd(tuple(self.path), (a, b)))
+        return False
+
+
+def tree_from_steps(numbers: Sequence[int], steps: Sequence[Step]) -> Node:
+    """The expression tree of the last step of ``steps`` (each ``a op b = c`` consumes two available values).
+
+    Equal values are interchangeable, so matching operands by value is exact.
+    """
+    items = [(x, int(x)) for x in numbers]
+    for a, op, b, c in steps:
+        ia = next(k for k, (v, _) in enumerate(items) if v == a)
+        na = items.pop(ia)[1]
+        ib = next(k for k, (v, _) in enumerate(items) if v == b)
+        nb = items.pop(ib)[1]
+        items.append((c, (op, na, nb)))
+    return items[-1][1]
 
 
 def solve(numbers: Sequence[int], target: int, *, use_all: bool = True, allow_fractions: bool = False,
@@ -160,10 +191,11 @@ def solve(numbers: Sequence[int], target: int, *, use_all: bool = True, allow_fr
         i = vals.index(target_v)
         return Solution((), int(numbers[i]))
     search = _Search(target_v, use_all, allow_fractions, order, random.Random(seed), record_dead_ends)
-    tree = search.run(vals, [int(x) for x in numbers])
-    if tree is None:
+    found = search.leaf(vals) if len(vals) == 2 else search.run(vals)
+    if not found:
         return None
-    return Solution(tuple(search.path), tree, search.dead_ends, search.visited)
+    steps = tuple(search.path)
+    return Solution(steps, tree_from_steps(numbers, steps), search.dead_ends, search.visited)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -242,7 +274,9 @@ def generate_problems(n: int, settings: GeneratorSettings, seed: int = 0, *,
                 f"impossible Countdown request: only {len(out)} unique solvable problems found of the n={n} requested "
                 f"after {max_misses} failed draws (numbers={k}, values {lo}-{hi}, targets "
                 f"{settings.target_min}-{settings.target_max}). Lower n or widen the value/target ranges.")
-        nums = rng.sample(population, k) if settings.distinct_numbers else [rng.randint(lo, hi) for _ in range(k)]
+        nums = [rng.randint(lo, hi) for _ in range(k)]
+        if settings.distinct_numbers and len(set(nums)) < k:
+            nums = rng.sample(population, k)  # rare with wide ranges; exact uniform draw when it happens
         target = _random_target(rng, nums, settings)
         key = (tuple(sorted(nums)), target)
         if target is None or target in nums or key in seen:
@@ -253,3 +287,14 @@ def generate_problems(n: int, settings: GeneratorSettings, seed: int = 0, *,
         out.append(Problem(problem_id(nums, target, settings.use_all, settings.allow_fractions), tuple(nums),
                            target, settings.use_all, settings.allow_fractions))
     return out
+
+
+def build_rows(cfg, variants: Sequence[str] | None = None) -> dict[str, list[dict]]:
+    """Data-source entry point (registry key ``countdown``): ``cfg.n`` problems, one row list per variant.
+
+    ``cfg`` is a ``DataConfig``; its ``countdown`` section sets the generator, solver and trace options.
+    """
+    from .variants import build_countdown_rows  # late: variants imports this module
+
+    rows, _ = build_countdown_rows(cfg.n, cfg.countdown, list(variants or cfg.variants), seed=cfg.seed)
+    return rows

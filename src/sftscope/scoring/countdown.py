@@ -178,7 +178,10 @@ def _render(node: Node) -> tuple[str, int]:
 
 def fmt_value(v: Fraction | int) -> str:
     """Write a value as it appears in traces: ``7``, or ``(7/2)`` for a non-integer."""
-    v = Fraction(v)
+    if type(v) is int:  # the common case, and the hot path of trace writing
+        return str(v)
+    if type(v) is not Fraction:
+        v = Fraction(v)
     return str(v.numerator) if v.denominator == 1 else f"({v.numerator}/{v.denominator})"
 
 
@@ -225,7 +228,8 @@ def verify_expression(text: str, numbers: Sequence[int], target: int, *, use_all
 
 
 class CountdownScorer:
-    """Grades a response to a Countdown item (fields ``numbers``, ``target``, optional ``use_all``).
+    """Grades a response to a Countdown item (fields ``numbers``, ``target``; optional ``use_all``, also read
+    from ``meta.use_all`` so a data row is itself a valid item).
 
     The answer is the last ``\\boxed{}`` after the last ``</think>`` (study protocol). Verdicts: correct;
     wrong (parseable but breaks a rule or misses the target); ungradeable (no boxed answer, unclosed think
@@ -254,7 +258,9 @@ class CountdownScorer:
         if boxed is None:
             return ScoreResult(Verdict.UNGRADEABLE, None, {"reason": "no \\boxed{} answer"})
         numbers, target = list(item["numbers"]), int(item["target"])
-        use_all = bool(item.get("use_all", True))
+        # A rows file keeps the rule in ``meta`` (the row schema has no top-level use_all); default: use all.
+        meta = item.get("meta") if isinstance(item.get("meta"), Mapping) else {}
+        use_all = bool(item.get("use_all", meta.get("use_all", True)))
         res = verify_expression(boxed, numbers, target, use_all=use_all, allow_fractions=self.allow_fractions)
         if not res.parsed:
             return ScoreResult(Verdict.UNGRADEABLE, boxed, {"reason": res.reason})
