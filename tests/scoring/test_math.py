@@ -112,22 +112,22 @@ def test_details_flag_boxed_only_in_think(scorer):
     assert res.details["truncated"] is True
 
 
-def test_never_raises_on_garbage(scorer):
+def test_never_raises_on_garbage_and_stays_bounded():
+    """Pathological input either grades fast or hits the hard per-item limit (ungradeable), never raises."""
+    scorer = MathScorer(timeout_seconds=2, workers=2)
+    t0 = time.monotonic()
     for junk in [None, 123, "\\boxed{\\frac{\\frac{\\frac{", "\x00\\boxed{}}}}", "\\boxed{" + "(" * 500 + "}"]:
         res = safe_score(scorer, junk, {"answer": "1"})
         assert res.verdict in (W, U)
+    assert time.monotonic() - t0 < 15
 
 
-def _slow_grade_task():
-    return ("1", "1", 1)
-
-
-def test_pool_kills_hung_worker(monkeypatch):
+def test_pool_kills_hung_worker():
     """A task over the hard timeout is ungradeable and its worker is replaced; the pool keeps working."""
     pool = VerifyPool(1)
     try:
-        # 'sleep' is smuggled via a gold the worker takes forever on: monkeypatching does not cross spawn,
-        # so we send a task the worker cannot even receive in time by using a tiny hard limit.
+        # workers are separate processes (nothing to monkeypatch there), so a real task is sent with a hard
+        # limit far below its cost: the worker is still busy at the deadline and must be killed.
         t0 = time.monotonic()
         res = pool.run([("\\frac{" + "x+" * 3000 + "1}{2}", "\\frac{" + "x+" * 3000 + "2}{3}", 30)], hard_timeout=0.01)
         assert res[0][0] == "ungradeable" and "timeout" in res[0][3]

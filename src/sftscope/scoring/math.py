@@ -16,12 +16,14 @@ Verdicts:
 from __future__ import annotations
 
 import atexit
-import multiprocessing as mp
+import json
 import os
 import queue
+import select
+import subprocess
+import sys
 import threading
 import time
-from multiprocessing.connection import wait as mp_wait
 from typing import Any, Mapping, Sequence
 
 from .base import ScoreResult, Verdict, last_boxed, split_response
@@ -50,52 +52,66 @@ def grade(gold: str, boxed_pred: str, inner_timeout: int | None = 5) -> _Result:
     return (Verdict.CORRECT.value if ok else Verdict.WRONG.value, boxed_pred, str(gold_parsed[0]), None)
 
 
-def _worker_main(conn) -> None:
-    """Worker loop: receive tasks, answer with results; exits when the pipe closes."""
+def _worker_main() -> None:
+    """Worker loop (``python -m sftscope.scoring.math --worker``): JSON task lines in, JSON results out."""
     import logging
 
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # its warnings are per-item noise
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
-        gold, pred, inner = task
+    for line in sys.stdin:
+        gold, pred, inner = json.loads(line)
         try:
             res = grade(gold, pred, inner)
         except BaseException as e:  # noqa: BLE001 - report, never die on one item
             res = (Verdict.UNGRADEABLE.value, pred, None, f"{type(e).__name__}: {e}"[:300])
-        try:
-            conn.send(res)
-        except (BrokenPipeError, OSError):
-            return
+        sys.stdout.write(json.dumps(res) + "\n")
+        sys.stdout.flush()
 
 
 class _Worker:
-    def __init__(self, ctx):
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="sftscope-math-verify")
-        self.proc.start()
-        child.close()
+    """One grading process. A plain subprocess running this module (not multiprocessing): spawn would
+    re-import the caller's ``__main__`` (breaks under ``python -c``, stdin scripts, unguarded scripts),
+    and fork is unsafe once torch/CUDA threads exist."""
+
+    def __init__(self):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "sftscope.scoring.math", "--worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1)
+
+    def fileno(self) -> int:
+        return self.proc.stdout.fileno()
+
+    def send(self, task: _Task) -> None:
+        self.proc.stdin.write(json.dumps(task) + "\n")
+        self.proc.stdin.flush()
+
+    def recv(self) -> _Result:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise EOFError(f"grader exited with {self.proc.poll()}")
+        return tuple(json.loads(line))  # type: ignore[return-value]
 
     def kill(self) -> None:
         try:
             self.proc.kill()
-            self.proc.join(2)
-        finally:
-            self.conn.close()
+            self.proc.wait(2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
 
 
 class VerifyPool:
     """A reusable pool of grading processes with a hard per-task timeout (hung workers are replaced).
 
     Thread-safe: callers borrow idle workers from a queue, so several threads can grade at once.
-    Workers are started with ``spawn`` (never ``fork``: the parent may hold torch/CUDA threads).
+    Workers are plain subprocesses speaking JSON lines (see ``_Worker``).
     """
 
     def __init__(self, size: int):
         self.size = max(1, int(size))
-        self._ctx = mp.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
         self._started = 0
@@ -109,7 +125,7 @@ class VerifyPool:
         with self._lock:
             if self._started < self.size:
                 self._started += 1
-                return _Worker(self._ctx)
+                return _Worker()
         return self._idle.get() if block else None
 
     def _discard(self, w: _Worker) -> None:
@@ -123,6 +139,7 @@ class VerifyPool:
         results: list[_Result | None] = [None] * len(tasks)
         pending = list(range(len(tasks)))[::-1]
         busy: dict[Any, tuple[_Worker, int, float]] = {}
+        retried: set[int] = set()
         try:
             while pending or busy:
                 while pending:
@@ -130,21 +147,30 @@ class VerifyPool:
                     if w is None:
                         break
                     i = pending.pop()
-                    w.conn.send(tasks[i])
-                    busy[w.conn] = (w, i, time.monotonic() + hard_timeout)
-                next_deadline = min(d for _, _, d in busy.values())
-                ready = mp_wait(list(busy), timeout=max(0.0, next_deadline - time.monotonic()))
-                for conn in ready:
-                    w, i, _ = busy.pop(conn)
                     try:
-                        results[i] = conn.recv()
+                        w.send(tasks[i])
+                    except OSError as e:  # died while idle: replace it; the task is retried once
+                        self._discard(w)
+                        if i in retried:
+                            results[i] = (Verdict.UNGRADEABLE.value, tasks[i][1], None, f"grader died: {e!r}")
+                        else:
+                            retried.add(i)
+                            pending.append(i)
+                        continue
+                    busy[w] = (w, i, time.monotonic() + hard_timeout)
+                next_deadline = min(d for _, _, d in busy.values())
+                ready, _, _ = select.select(list(busy), [], [], max(0.0, next_deadline - time.monotonic()))
+                for key in ready:
+                    w, i, _ = busy.pop(key)
+                    try:
+                        results[i] = w.recv()
                         self._idle.put(w)
-                    except (EOFError, OSError) as e:  # the worker died (OOM, segfault in C code)
+                    except (EOFError, OSError, ValueError) as e:  # the worker died (OOM, segfault in C code)
                         results[i] = (Verdict.UNGRADEABLE.value, tasks[i][1], None, f"grader died: {e!r}")
                         self._discard(w)
                 now = time.monotonic()
-                for conn in [c for c, (_, _, d) in busy.items() if d <= now]:
-                    w, i, _ = busy.pop(conn)
+                for key in [k for k, (_, _, d) in busy.items() if d <= now]:
+                    w, i, _ = busy.pop(key)
                     results[i] = (Verdict.UNGRADEABLE.value, tasks[i][1], None,
                                   f"timeout: grading took over {hard_timeout:g}s")
                     self._discard(w)
@@ -254,3 +280,7 @@ class MathScorer:
             return grade(gold, pred, inner_t)
         except Exception as e:  # noqa: BLE001
             return (Verdict.UNGRADEABLE.value, pred, None, f"{type(e).__name__}: {e}"[:300])
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--worker"]:
+    _worker_main()

@@ -1,0 +1,102 @@
+"""The ``vllm`` generation backend (CUDA): ``LLM.chat`` with one ``SamplingParams`` per request.
+
+vLLM is imported inside ``__init__`` only, so choosing another backend never needs it installed; a
+missing vLLM surfaces through ``load_backend`` as the install command (never a silent swap to hf).
+
+Mapping from the project's ``SamplingParams`` + per-request seed to vLLM's ``SamplingParams``:
+temperature -> temperature (0 = greedy), top_p -> top_p, top_k 0 (off) -> -1 (vLLM's off),
+max_new_tokens -> max_tokens, request seed -> seed (per request, so a sample's text does not depend on
+its batch), logprobs -> logprobs=0 (only the sampled token's log-probability). ``generate_n`` asks for
+``n`` samples of one prompt in a single request (vLLM's ``n``, seeded once).
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Any, Sequence
+
+from .base import Generation, GenerationRequest, SamplingParams
+
+
+class VLLMBackend:
+    """vLLM offline engine.
+
+    Args:
+        model: local path or hub id.
+        tensor_parallel_size: GPUs to shard the model over.
+        dtype, max_model_len, gpu_memory_utilization, seed, enable_prefix_caching, trust_remote_code:
+            passed to ``vllm.LLM``; ``engine_kwargs`` passes anything else.
+        chat_template_kwargs: extra template variables (e.g. ``{"enable_thinking": True}`` for Qwen3).
+    """
+
+    name = "vllm"
+
+    def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto", max_model_len: int | None = None,
+                 gpu_memory_utilization: float = 0.9, seed: int = 0, enable_prefix_caching: bool = True,
+                 trust_remote_code: bool = False, chat_template_kwargs: dict | None = None, **engine_kwargs: Any):
+        import vllm  # noqa: PLC0415 - imported only when this backend is chosen
+
+        self._vllm = vllm
+        self.model = model
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        kwargs = {"model": model, "tensor_parallel_size": int(tensor_parallel_size), "dtype": dtype,
+                  "gpu_memory_utilization": float(gpu_memory_utilization), "seed": int(seed),
+                  "enable_prefix_caching": bool(enable_prefix_caching), "trust_remote_code": bool(trust_remote_code),
+                  **engine_kwargs}
+        if max_model_len is not None:
+            kwargs["max_model_len"] = int(max_model_len)
+        self.llm = vllm.LLM(**kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def sampling_params(self, params: SamplingParams, seed: int, n: int = 1):
+        """The vLLM ``SamplingParams`` for one request."""
+        return self._vllm.SamplingParams(
+            n=int(n), temperature=float(params.temperature), top_p=float(params.top_p),
+            top_k=int(params.top_k) if params.top_k and params.top_k > 0 else -1,
+            max_tokens=int(params.max_new_tokens), seed=int(seed), logprobs=0 if params.logprobs else None)
+
+    def _chat(self, conversations: list[list[dict]], sps: list) -> list:
+        kwargs: dict[str, Any] = {"sampling_params": sps, "use_tqdm": False, "add_generation_prompt": True}
+        if self.chat_template_kwargs:
+            kwargs["chat_template_kwargs"] = self.chat_template_kwargs
+        return self.llm.chat(conversations, **kwargs)
+
+    @staticmethod
+    def _to_generation(out: Any, completion: Any, want_logprobs: bool) -> Generation:
+        token_ids = list(completion.token_ids or [])
+        lps = None
+        if want_logprobs and completion.logprobs is not None:
+            lps = [float(step[tid].logprob) for step, tid in zip(completion.logprobs, token_ids)]
+        return Generation(text=completion.text, prompt_tokens=len(out.prompt_token_ids or []),
+                          completion_tokens=len(token_ids),
+                          finish_reason="length" if completion.finish_reason == "length" else "stop",
+                          token_logprobs=lps)
+
+    def generate(self, requests: Sequence[GenerationRequest], params: SamplingParams, progress: Any = None) -> list[Generation]:
+        """One Generation per request, in order; each request sampled with its own seed."""
+        if not requests:
+            return []
+        outs = self._chat([list(r.messages) for r in requests], [self.sampling_params(params, r.seed) for r in requests])
+        gens = [self._to_generation(o, o.outputs[0], params.logprobs) for o in outs]
+        if progress is not None and hasattr(progress, "update"):
+            progress.update(len(gens))
+        return gens
+
+    def generate_n(self, request: GenerationRequest, params: SamplingParams, n: int) -> list[Generation]:
+        """``n`` samples of one prompt in one vLLM request (``SamplingParams(n=n, seed=request.seed)``)."""
+        (out,) = self._chat([list(request.messages)], [self.sampling_params(params, request.seed, n=n)])
+        return [self._to_generation(out, c, params.logprobs) for c in out.outputs]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def close(self) -> None:
+        self.llm = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
