@@ -1,1 +1,2 @@
-"""sftscope.report"""
+"""sftscope.report: ``stage.run(run_dirs, out_dir, cfg)`` writes a self-contained ``index.html``, ``report.md``
+and ``figures/*.png`` from run directories' ``analysis/*.json``. See docs/analysis.md."""

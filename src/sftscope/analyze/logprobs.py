@@ -1,0 +1,222 @@
+"""Token log-prob probes: score fixed reference sets under every checkpoint.
+
+A reference file holds rows in the data stage's schema: ``messages`` ending with an assistant turn (the
+text scored), optional ``id`` and an optional ``logprob`` column with the teacher's per-token log-probs.
+For each checkpoint and row the assistant turn's tokens are scored given the chat-templated prompt; the
+per-token log-probs go to ``logprobs.parquet`` (one list per row, float16 by default: ~0.01 nats of
+rounding at -12, plenty for NLL curves, half the bytes of float32) and the aggregates to
+``probe_summary.json``: mean NLL, NLL by position bucket, think vs answer NLL, and the student/teacher
+log-ratio (mean student minus mean teacher log-prob per token) when the rows carry teacher log-probs.
+
+Long sequences are scored in chunks with the KV cache, so the logits held at once are ``chunk x vocab``
+whatever the sequence length.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..core.errors import DataError, SftscopeError
+from ..core.io import atomic_open, read_rows, write_json
+
+THINK_CLOSE = "</think>"
+# Token-position buckets of the scored completion: early tokens (format, first step) behave unlike late ones.
+BUCKETS = ((0, 64), (64, 256), (256, 1024), (1024, None))
+_CKPT = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    id: str
+    step: int | None
+    path: Path
+
+
+def resolve_checkpoints(args: list[str]) -> list[Checkpoint]:
+    """Checkpoints from arguments: a model folder (has config.json), a folder of ``checkpoint-<step>``
+    folders (a run's ``checkpoints/`` or the run dir itself), or ``STEP=PATH`` / ``PATH@STEP`` to name a step
+    (e.g. the base model as ``0=/models/base``). Sorted by step; errors name the argument and the fix."""
+    out: list[Checkpoint] = []
+    for arg in args:
+        step = None
+        if "=" in arg and arg.split("=", 1)[0].isdigit():
+            s, arg = arg.split("=", 1)
+            step = int(s)
+        elif "@" in arg and arg.rsplit("@", 1)[1].isdigit():  # PATH@STEP, as `sftscope eval` spells it
+            arg, s = arg.rsplit("@", 1)
+            step = int(s)
+        p = Path(arg)
+        if (p / "config.json").exists():
+            m = _CKPT.match(p.name)
+            out.append(Checkpoint(p.name, step if step is not None else int(m.group(1)) if m else None, p))
+            continue
+        kids = [c for c in (p / "checkpoints", p) if c.is_dir()]
+        found = sorted(((int(m.group(1)), c) for d in kids for c in d.iterdir()
+                        if (m := _CKPT.match(c.name)) and (c / "config.json").exists()), key=lambda t: t[0])
+        if not found:
+            raise SftscopeError(f"--checkpoints {arg!r}: not a model folder (no config.json) and holds no "
+                                f"checkpoint-<step>/ folders; pass a checkpoint path, a folder of them, or STEP=PATH")
+        out.extend(Checkpoint(c.name, s, c) for s, c in found)
+    return sorted(out, key=lambda c: (c.step is None, c.step if c.step is not None else 0, c.id))
+
+
+def load_refs(path: str | Path) -> list[dict]:
+    """Reference rows, validated: each needs ``messages`` ending with a non-empty assistant turn."""
+    rows = read_rows(path)
+    if not rows:
+        raise DataError(f"{path}: no reference rows")
+    for i, r in enumerate(rows, 1):
+        msgs = r.get("messages")
+        if not isinstance(msgs, list) or not msgs or not isinstance(msgs[-1], dict) or msgs[-1].get("role") != "assistant":
+            raise DataError(f"{path}: row {i}: 'messages' must be a list ending with an assistant turn "
+                            f"(the text to score); got {type(msgs).__name__ if not isinstance(msgs, list) else [m.get('role') for m in msgs if isinstance(m, dict)]}")
+        if not isinstance(msgs[-1].get("content"), str) or not msgs[-1]["content"].strip():
+            raise DataError(f"{path}: row {i}: the assistant turn is empty; nothing to score")
+        lp = r.get("logprob")
+        if lp is not None and not (isinstance(lp, list) and all(isinstance(x, (int, float)) for x in lp)):
+            raise DataError(f"{path}: row {i}: 'logprob' must be a list of numbers (teacher per-token log-probs)")
+    return rows
+
+
+def encode_ref(tokenizer, row: dict) -> tuple[list[int], int, int]:
+    """Token ids of prompt + assistant text, the index where the assistant text starts, and how many of
+    its tokens belong to the think part (text up to and including the last ``</think>``)."""
+    msgs = row["messages"]
+    prompt = tokenizer.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
+    content = msgs[-1].get("content") or ""
+    cut = content.rfind(THINK_CLOSE)
+    think, answer = (content[:cut + len(THINK_CLOSE)], content[cut + len(THINK_CLOSE):]) if cut >= 0 else ("", content)
+    # The parts are tokenized separately so the think/answer boundary is exact.
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    t_ids = tokenizer(think, add_special_tokens=False)["input_ids"] if think else []
+    a_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] if answer else []
+    return p_ids + t_ids + a_ids, len(p_ids), len(t_ids)
+
+
+def token_logprobs(model, ids: list[int], start: int, chunk: int = 512) -> np.ndarray:
+    """log p(ids[t] | ids[:t]) for t in [start, len(ids)), computed chunk by chunk with the KV cache."""
+    import torch
+
+    if start < 1:
+        raise SftscopeError("scoring needs at least one prompt token before the scored text")
+    device = next(model.parameters()).device
+    x = torch.tensor([ids], device=device)
+    n, past, pieces = len(ids), None, []
+    cache_kw = _cache_kwarg(model)
+    with torch.inference_mode():
+        for s in range(0, n - 1, chunk):
+            e = min(s + chunk, n - 1)  # positions s..e-1 predict tokens s+1..e
+            out = model(input_ids=x[:, s:e], use_cache=True, **({cache_kw: past} if past is not None else {}))
+            past = out.get("cache", None) if out.get("cache", None) is not None else out.get("past_key_values")
+            if e <= start - 1:
+                continue  # prompt-only chunk: nothing to score, the cache is what we need
+            logits = out.logits[0].float()
+            tgt = x[0, s + 1:e + 1]
+            pieces.append(torch.log_softmax(logits, dim=-1).gather(1, tgt[:, None])[:, 0])
+    lp = torch.cat(pieces).cpu().numpy() if pieces else np.zeros(0, np.float32)
+    # The first kept chunk starts at the multiple of ``chunk`` at or below position start-1.
+    return lp[(start - 1) % chunk:].astype(np.float32)
+
+
+def _cache_kwarg(model) -> str:
+    """transformers >= 5.2x names the KV cache argument ``cache`` (``past_key_values`` is deprecated)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def bucket_label(lo: int, hi: int | None) -> str:
+    return f"{lo}-{hi - 1}" if hi is not None else f"{lo}+"
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Aggregate scored rows of one (checkpoint, ref set): token-weighted mean NLL overall, think, answer
+    and per position bucket; per-token student/teacher log-ratio over rows with teacher log-probs."""
+    lps = [np.asarray(r["logprobs"], np.float32) for r in rows]
+    all_ = np.concatenate(lps) if lps else np.zeros(0)
+    think = np.concatenate([lp[:r["n_think"]] for lp, r in zip(lps, rows)]) if lps else np.zeros(0)
+    answer = np.concatenate([lp[r["n_think"]:] for lp, r in zip(lps, rows)]) if lps else np.zeros(0)
+    out = {"rows": len(rows), "tokens": int(all_.size), "mean_nll": _nll(all_), "think_nll": _nll(think),
+           "answer_nll": _nll(answer), "by_position": {}}
+    for lo, hi in BUCKETS:
+        seg = np.concatenate([lp[lo:hi] for lp in lps]) if lps else np.zeros(0)
+        out["by_position"][bucket_label(lo, hi)] = _nll(seg)
+    ratios = [r["log_ratio"] for r in rows if r.get("log_ratio") is not None]
+    out["log_ratio"] = float(np.mean(ratios)) if ratios else None
+    out["log_ratio_rows"] = len(ratios)
+    return out
+
+
+def _nll(x: np.ndarray) -> float | None:
+    return float(-x.mean()) if x.size else None
+
+
+def probe(checkpoints: list[Checkpoint], refs: dict[str, list[dict]], out_dir: str | Path, chunk: int = 512,
+          precision: str = "float16", progress: Callable[[str], None] | None = None, device: str | None = None) -> dict:
+    """Score every reference set under every checkpoint; write ``logprobs.parquet`` and
+    ``probe_summary.json`` in ``out_dir``; return the summary."""
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as e:  # pragma: no cover - the train extra is the documented requirement
+        from ..core.errors import MissingDependencyError
+
+        raise MissingDependencyError(f"probe needs torch and transformers ({e.name}); pip install 'sftscope[train]'") from None
+    if precision not in ("float16", "float32"):
+        raise SftscopeError(f"--precision {precision!r}: choose float16 or float32")
+    say = progress or (lambda m: None)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    scored, summary = [], []
+    for ck in checkpoints:
+        say(f"probe {ck.id} (step {ck.step})")
+        tok = AutoTokenizer.from_pretrained(ck.path)
+        # float32 on CPU (bf16 matmuls are slow and lossy there); the checkpoint's own dtype on GPU, where a
+        # 7B model in float32 would double the memory. Log-softmax is always taken in float32.
+        dtype = torch.float32 if str(device).startswith("cpu") else "auto"
+        model = AutoModelForCausalLM.from_pretrained(ck.path, dtype=dtype).to(device).eval()
+        for ref_set, rows in refs.items():
+            done = [_score_row(model, tok, ck, ref_set, i, r, chunk) for i, r in enumerate(rows)]
+            scored.extend(done)
+            summary.append({"checkpoint": ck.id, "step": ck.step, "ref_set": ref_set, **summarize(done)})
+        del model
+    _write_parquet(Path(out_dir) / "logprobs.parquet", scored, precision)
+    payload = {"schema_version": 1, "chunk": chunk, "precision": precision,
+               "buckets": [bucket_label(lo, hi) for lo, hi in BUCKETS], "summary": summary}
+    write_json(Path(out_dir) / "probe_summary.json", payload)
+    return payload
+
+
+def _score_row(model, tok, ck: Checkpoint, ref_set: str, i: int, row: dict, chunk: int) -> dict:
+    ids, start, n_think = encode_ref(tok, row)
+    lp = token_logprobs(model, ids, start, chunk)
+    teacher = row.get("logprob")
+    ratio = None
+    if teacher:
+        # Per-token means compare fairly even when the teacher's tokenizer split the text differently.
+        ratio = float(lp.mean() - float(np.mean(teacher))) if lp.size else None
+    return {"checkpoint": ck.id, "step": ck.step, "ref_set": ref_set, "ref_id": str(row.get("id", i)),
+            "n_tokens": int(lp.size), "n_think": int(n_think), "logprobs": lp,
+            "mean_logprob": float(lp.mean()) if lp.size else math.nan, "log_ratio": ratio}
+
+
+def _write_parquet(path: Path, rows: list[dict], precision: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dt = np.float16 if precision == "float16" else np.float32
+    pa_t = pa.float16() if precision == "float16" else pa.float32()
+    table = pa.table({
+        "checkpoint": [r["checkpoint"] for r in rows], "step": pa.array([r["step"] for r in rows], pa.int64()),
+        "ref_set": [r["ref_set"] for r in rows], "ref_id": [r["ref_id"] for r in rows],
+        "n_tokens": [r["n_tokens"] for r in rows], "n_think": [r["n_think"] for r in rows],
+        "mean_logprob": [r["mean_logprob"] for r in rows], "log_ratio": [r["log_ratio"] for r in rows],
+        "logprobs": pa.array([np.asarray(r["logprobs"], dt) for r in rows], type=pa.list_(pa_t)),
+    })
+    with atomic_open(path, "wb") as fh:
+        pq.write_table(table, fh, compression="zstd")
