@@ -111,6 +111,22 @@ class ResultsStore:
             found.update(r[0] for r in cur)
         return found
 
+    def samples_for_keys(self, keys: Iterable[str], with_text: bool = False) -> list[dict]:
+        """Rows (as dicts, JSON fields decoded) for the given keys; used to aggregate exactly one plan's samples."""
+        keys = list(keys)
+        cols = SAMPLE_COLUMNS if with_text else tuple(c for c in SAMPLE_COLUMNS if c not in ("response", "details"))
+        out: list[dict] = []
+        for i in range(0, len(keys), 900):  # SQLite's default bound-parameter limit is 999
+            chunk = keys[i:i + 900]
+            cur = self.conn.execute(f"SELECT {', '.join(cols)} FROM samples WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
+            for r in cur:
+                row = dict(zip(cols, r))
+                for c in ("params", "details"):
+                    if isinstance(row.get(c), str):
+                        row[c] = json.loads(row[c]) if row[c] else {}
+                out.append(row)
+        return out
+
     def count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
 

@@ -25,3 +25,7 @@ class EvalConfig(StrictModel):
     base: str | None = Field(None, description="base model evaluated as step 0 (defaults to train.model)")
     checkpoints: list[str] | None = Field(None, description="explicit checkpoints (defaults to the train stage output)")
     judge: dict | None = Field(None, description="OpenAI-compatible judge settings for judged benchmarks")
+    sources: dict[str, str] = Field(default_factory=dict, description="benchmark -> local file replacing its data")
+    exclude: dict[str, list[str]] = Field(default_factory=dict,
+                                          description="benchmark -> training files whose problems are dropped from it")
+    backend_kwargs: dict = Field(default_factory=dict, description="extra backend settings, e.g. {device: cuda, dtype: bfloat16}")

@@ -1,0 +1,43 @@
+"""The local executor: runs (checkpoint, benchmark) units one after another in this process.
+
+Units arrive ordered checkpoint-major, so a checkpoint's model is loaded once for all its benchmarks
+(``BackendCache``). Progress bars go to stderr (stdout stays clean for ``--format json``).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Sequence
+
+
+class LocalExecutor:
+    """Run unit plans in order; ``sink(plan, rows)`` is called after every batch (the store write)."""
+
+    name = "local"
+
+    def __init__(self, progress: bool = True, **_: Any):
+        self.progress = progress
+
+    def run(self, plans: Sequence[Any], sink: Callable[[Any, list[dict]], Any]) -> None:
+        from ...evaluate.runner import BackendCache, run_unit
+
+        cache = BackendCache()
+        try:
+            for i, plan in enumerate(plans, 1):
+                bar = _bar(f"[{i}/{len(plans)}] {plan.label}", plan.pending, self.progress)
+                try:
+                    for rows in run_unit(plan, cache, progress=bar.update if bar else None):
+                        sink(plan, rows)
+                finally:
+                    if bar:
+                        bar.close()
+        finally:
+            cache.close()
+
+
+def _bar(desc: str, total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", file=sys.stderr, leave=True, dynamic_ncols=True)

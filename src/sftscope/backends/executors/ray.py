@@ -1,0 +1,90 @@
+"""The Ray executor: fans (checkpoint, benchmark) units out as Ray tasks; the driver is the single writer.
+
+Each unit runs as a *streaming* Ray task (``num_returns="streaming"``) that yields one list of rows per
+finished batch, so the driver writes batch by batch exactly as the local executor does: a killed driver
+or worker loses only the batches in flight. Workers never open the store. A unit asks for ``num_gpus``
+(default: 1 when the cluster has GPUs, else 0) so one unit holds one GPU.
+
+``ray.init`` is called only when Ray is not initialized yet: with ``RAY_ADDRESS`` set it joins that
+cluster, otherwise it starts a local instance.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Sequence
+
+from ...core.errors import MissingDependencyError
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise MissingDependencyError("--executor ray needs Ray: pip install 'sftscope[ray]' "
+                                     "(or pip install 'ray[default]'); the alternative is --executor local.") from None
+    return ray
+
+
+def _unit_rows(plan):
+    """Runs in the Ray worker: generate + score one unit, yielding one row list per batch."""
+    from sftscope.evaluate.runner import run_unit
+
+    yield from run_unit(plan)
+
+
+class RayExecutor:
+    """Run unit plans as Ray tasks; ``sink(plan, rows)`` is called in the driver for every finished batch."""
+
+    name = "ray"
+
+    def __init__(self, progress: bool = True, num_gpus: float | None = None, num_cpus: float = 1,
+                 address: str | None = None, max_retries: int = 1, **_: Any):
+        self.progress = progress
+        self.num_gpus = num_gpus
+        self.num_cpus = num_cpus
+        self.address = address
+        self.max_retries = max_retries
+
+    def _gpus_per_unit(self, ray) -> float:
+        if self.num_gpus is not None:
+            return float(self.num_gpus)
+        return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+
+    def run(self, plans: Sequence[Any], sink: Callable[[Any, list[dict]], Any]) -> None:
+        ray = _import_ray()
+        if not ray.is_initialized():
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
+        remote = ray.remote(num_returns="streaming")(_unit_rows).options(
+            num_gpus=self._gpus_per_unit(ray), num_cpus=self.num_cpus, max_retries=self.max_retries)
+        gens = {remote.remote(p): p for p in plans}
+        bar = _bar(sum(p.pending for p in plans), self.progress)
+        try:
+            while gens:
+                ready, _ = ray.wait(list(gens), num_returns=1)
+                for gen in ready:
+                    try:
+                        ref = next(gen)
+                    except StopIteration:
+                        gens.pop(gen)
+                        continue
+                    rows = ray.get(ref)  # a worker's exception re-raises here, in the driver
+                    sink(gens[gen], rows)
+                    if bar:
+                        bar.update(len(rows))
+        finally:
+            for gen in gens:  # on error or interrupt, stop the units still running
+                try:
+                    ray.cancel(gen)
+                except Exception:  # noqa: BLE001 - already finished or not cancellable: nothing to stop
+                    pass
+            if bar:
+                bar.close()
+
+
+def _bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="ray sweep", unit="sample", file=sys.stderr, dynamic_ncols=True)

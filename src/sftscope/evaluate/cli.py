@@ -1,0 +1,157 @@
+"""``sftscope eval``: sweep checkpoints x benchmarks into a results store and print the aggregates.
+
+stdout carries only the result (a table, ONE JSON array, or CSV); progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..core.errors import ConfigError, SftscopeError
+
+_COLUMNS = ("checkpoint", "run", "step", "benchmark", "domain", "version", "n_items", "n_samples", "mean",
+            "ci_low", "ci_high", "truncation_rate", "mean_response_tokens")
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for v in values or []:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            raise SftscopeError(f"{flag} {v!r}: expected NAME=PATH, e.g. {flag} countdown=data/heldout.jsonl")
+        out[name.strip()] = path.strip()
+    return out
+
+
+def _split_names(values: list[str] | None) -> list[str]:
+    return [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+
+
+def _read_config_file(path: str) -> dict:
+    """An eval section from FILE: a run config's ``eval:`` section, or a file holding only eval keys."""
+    from ..core.config import read_yaml
+
+    data = read_yaml(Path(path))
+    section = data.get("eval", data) if isinstance(data.get("eval", data), dict) else None
+    if section is None:
+        raise ConfigError([f"{path}: `eval` must be a mapping of settings"])
+    return dict(section)
+
+
+def build_config(config: str | None, flags: dict) -> "EvalConfig":  # noqa: F821
+    """EvalConfig from the config file (if any) overlaid with the flags the user gave (None = not given)."""
+    from ..core.config import validate_dict
+    from .config import EvalConfig
+
+    data = _read_config_file(config) if config else {}
+    data.update({k: v for k, v in flags.items() if v not in (None, [], {})})
+    return validate_dict(data, EvalConfig, source=config or "command line")
+
+
+def _clean(v):
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def render(aggs: list[dict], fmt: str) -> str:
+    """The aggregates as a table, one JSON array, or CSV."""
+    if fmt == "json":
+        return json.dumps([{k: _clean(v) for k, v in a.items()} for a in aggs], indent=2)
+    if fmt == "csv":
+        buf = io.StringIO()
+        keys = list(dict.fromkeys(k for a in aggs for k in (*_COLUMNS, *a)))
+        w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(aggs)
+        return buf.getvalue().rstrip("\n")
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="sftscope eval")
+    for c in ("run", "step", "benchmark", "domain", "items x samples", "mean", "95% CI", "truncated", "tokens"):
+        t.add_column(c)
+    for a in aggs:
+        t.add_row(a["run"], str(a["step"]), a["benchmark"], a["domain"], f"{a['n_items']} x {a['n_samples']}",
+                  f"{a['mean']:.3f}", f"[{a['ci_low']:.3f}, {a['ci_high']:.3f}]", f"{a['truncation_rate']:.2f}",
+                  f"{a['mean_response_tokens']:.1f}")
+    buf = io.StringIO()
+    Console(file=buf, width=140).print(t)
+    return buf.getvalue().rstrip("\n")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("eval")
+    def eval_cmd(
+        more: Optional[List[str]] = typer.Argument(None, help="more checkpoints (so `--checkpoints A B C` works)"),
+        checkpoints: Optional[List[str]] = typer.Option(
+            None, "--checkpoints", "-c",
+            help="run dir, folder of checkpoint-<step>/step<step> folders, HF repo id, adapter folder, or PATH@STEP"),
+        benchmarks: Optional[List[str]] = typer.Option(None, "--benchmarks", "-b", help="NAME[,NAME] (`sftscope ls benchmarks`)"),
+        base: Optional[str] = typer.Option(None, "--base", help="base model evaluated as step 0"),
+        run: Optional[str] = typer.Option(None, "--run", help="run name for every checkpoint (default: folder/repo name)"),
+        backend: Optional[str] = typer.Option(None, "--backend", help="generation backend (default hf)"),
+        samples: Optional[int] = typer.Option(None, "--samples", "-n", help="samples per item (avg@n)"),
+        limit: Optional[int] = typer.Option(None, "--limit", help="first K items of each benchmark"),
+        max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens"),
+        temperature: Optional[float] = typer.Option(None, "--temperature"),
+        top_p: Optional[float] = typer.Option(None, "--top-p"),
+        top_k: Optional[int] = typer.Option(None, "--top-k"),
+        seed: Optional[int] = typer.Option(None, "--seed"),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size"),
+        db: str = typer.Option("results.sqlite", "--db", help="results store (SQLite)"),
+        executor: Optional[str] = typer.Option(None, "--executor", help="local | ray"),
+        fmt: str = typer.Option("table", "--format", help="table | json | csv (stdout)"),
+        source: Optional[List[str]] = typer.Option(None, "--source",
+                                                   help="NAME=PATH: local file for a benchmark's items"),
+        exclude: Optional[List[str]] = typer.Option(None, "--exclude",
+                                                    help="NAME=PATH: drop items that are training problems in PATH"),
+        preset: Optional[str] = typer.Option(None, "--preset", help="decoding preset: paper | greedy"),
+        config: Optional[str] = typer.Option(
+            None, "--config", help="YAML with the same settings (a run config's eval section or bare keys)"),
+        device: Optional[str] = typer.Option(None, "--device", help="hf backend device (cpu, cuda, cuda:1)"),
+        dtype: Optional[str] = typer.Option(None, "--dtype", help="hf backend dtype (float32, bfloat16)"),
+        no_progress: bool = typer.Option(False, "--no-progress", help="no progress bars on stderr"),
+    ):
+        """Evaluate every checkpoint on every benchmark (cached, resumable) and print the aggregates."""
+        from . import stage
+        from .checkpoints import resolve_checkpoints
+
+        if fmt not in ("table", "json", "csv"):
+            raise SftscopeError(f"--format {fmt!r}: choose table, json or csv")
+        backend_kwargs = {k: v for k, v in {"device": device, "dtype": dtype}.items() if v}
+        flags = {"benchmarks": _split_names(benchmarks) or None, "backend": backend, "samples": samples,
+                 "limit": limit, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+                 "top_k": top_k, "seed": seed, "batch_size": batch_size, "executor": executor, "preset": preset,
+                 "base": base, "checkpoints": [*(checkpoints or []), *(more or [])] or None,
+                 "sources": _pairs(source, "--source") or None}
+        cfg = build_config(config, flags)
+        if exclude:
+            cfg.exclude = {**cfg.exclude, **{k: [v] for k, v in _pairs(exclude, "--exclude").items()}}
+        if backend_kwargs:
+            cfg.backend_kwargs = {**cfg.backend_kwargs, **backend_kwargs}
+        if not cfg.checkpoints and not cfg.base:
+            raise SftscopeError("nothing to evaluate: give --checkpoints PATH_OR_ID (and/or --base MODEL)")
+        refs = resolve_checkpoints(cfg.checkpoints or [], base=cfg.base, run=run)
+        aggs = stage.run(cfg, refs, Path(db), run=run or refs[0].run, run_meta={},
+                         progress=not no_progress) if run else _run_per_run(cfg, refs, Path(db), not no_progress)
+        sys.stdout.write(render(aggs, fmt) + "\n")
+        sys.stdout.flush()
+
+
+def _run_per_run(cfg, refs, db: Path, progress: bool) -> list[dict]:
+    """Without --run each checkpoint keeps its own run name; record each run once, sweep them together."""
+    from ..core.store import ResultsStore
+    from .stage import record_run, settings_from_config
+    from .sweep import run_sweep
+
+    with ResultsStore(db) as store:
+        for name in sorted({r.run for r in refs}):
+            record_run(store, name, {"eval": cfg.model_dump(mode="json")})
+    return run_sweep(refs, cfg.benchmarks, settings_from_config(cfg), db, executor=cfg.executor, progress=progress)

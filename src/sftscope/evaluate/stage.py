@@ -1,0 +1,87 @@
+"""The evaluate stage's Python entry point (used by ``sftscope run`` and by ``sftscope eval``).
+
+``run(cfg, checkpoints, db_path, run)`` turns an ``EvalConfig`` into sweep settings, records the run's
+metadata in the store, and sweeps every checkpoint over every configured benchmark.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.errors import SftscopeError, did_you_mean
+from .checkpoints import CheckpointRef
+from .config import EvalConfig
+from .sweep import SweepSettings, run_sweep
+
+# Decoding presets, used for benchmarks the study suite's per-benchmark table (benchmarks/study.py
+# ``PRESETS``) does not list. ``paper``: the reasoning decoding of the study (temperature 0.6, top-p 0.95)
+# with a 32k-token budget so long traces are not cut short.
+PRESETS: dict[str, dict] = {
+    "paper": {"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},
+    "greedy": {"temperature": 0.0, "top_p": 1.0, "top_k": 0},
+}
+_DECODING = ("samples", "max_new_tokens", "temperature", "top_p", "top_k")
+
+
+def _study_presets() -> dict:
+    try:
+        from .benchmarks import study
+    except ImportError:  # the study suite is optional here
+        return {}
+    return getattr(study, "PRESETS", {}) or {}
+
+
+def preset_table(preset: str, benchmarks: list[str]) -> dict[str, dict]:
+    """Per-benchmark decoding for ``preset``: the study table's entry (or its ``_default``), else ``PRESETS``."""
+    study = _study_presets().get(preset)
+    if study is None and preset not in PRESETS:
+        known = sorted({*PRESETS, *_study_presets()})
+        raise SftscopeError(f"eval.preset {preset!r} unknown.{did_you_mean(preset, known)} Known presets: {', '.join(known)}")
+    out = {}
+    for b in benchmarks:
+        entry = (study or {}).get(b) or (study or {}).get("_default") or PRESETS.get(preset, {})
+        out[b] = {k: v for k, v in entry.items() if k in _DECODING}
+    return out
+
+
+def settings_from_config(cfg: EvalConfig) -> SweepSettings:
+    """Sweep settings from the config. Precedence per benchmark, highest first: keys set explicitly in the
+    config (or CLI flags), the preset's entry for that benchmark, the benchmark spec's own value, defaults.
+
+    (``EvalConfig``'s field defaults only count when set explicitly, so a spec that asks for, e.g.,
+    4 samples gets them unless the user says otherwise.)
+    """
+    explicit = set(cfg.model_fields_set)
+    values = cfg.model_dump()
+    decoding = {k: (values[k] if k in explicit else None) for k in _DECODING}
+    per_benchmark = preset_table(cfg.preset, cfg.benchmarks) if cfg.preset else {}
+    return SweepSettings(
+        backend=values["backend"], limit=values["limit"], seed=values["seed"], batch_size=values["batch_size"],
+        sources=dict(values["sources"]), exclude={k: list(v) for k, v in values["exclude"].items()},
+        per_benchmark=per_benchmark, backend_kwargs=dict(values["backend_kwargs"]), **decoding)
+
+
+def run(cfg: EvalConfig, checkpoints: list[CheckpointRef], db_path: Path, run: str,
+        run_meta: dict | None = None, progress: bool = True) -> list[dict]:
+    """Evaluate ``checkpoints`` on ``cfg.benchmarks`` into the store at ``db_path`` under run name ``run``.
+
+    Stores ``run_meta`` (condition, variant, model, ...) in the store's ``runs`` table and returns one
+    aggregate dict per (checkpoint, benchmark) (see ``sweep.run_sweep``).
+    """
+    from ..core.store import ResultsStore
+
+    settings = settings_from_config(cfg)
+    with ResultsStore(db_path) as store:
+        record_run(store, run, {**(run_meta or {}), "eval": cfg.model_dump(mode="json")})
+    return run_sweep(checkpoints, cfg.benchmarks, settings, db_path, run=run, executor=cfg.executor,
+                     progress=progress)
+
+
+def record_run(store, run: str, meta: dict) -> None:
+    """Merge ``meta`` into the run's stored metadata (a later ``sftscope eval`` must not erase what the
+    pipeline recorded, e.g. the condition's variant, which the analysis needs)."""
+    import json
+
+    row = store.conn.execute("SELECT meta FROM runs WHERE run = ?", (run,)).fetchone()
+    old = json.loads(row[0]) if row and row[0] else {}
+    store.upsert_run(run, {**old, **meta})

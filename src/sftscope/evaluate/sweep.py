@@ -1,0 +1,175 @@
+"""The checkpoint sweep: every checkpoint x every benchmark, cached, deterministic and kill-safe.
+
+How determinism and resumption fit together:
+- a request's seed depends only on (sweep seed, benchmark, item id, sample index), never on the
+  checkpoint or the batch, so every checkpoint sees the same random stream per item (paired comparisons);
+- a sample's ``key`` hashes everything that determines it (run, checkpoint, benchmark version, item,
+  sample index, prompt, sampling settings, backend, seed), so changed settings never reuse stale rows;
+- batches are cut from the full request list in a fixed order (items in benchmark order, samples inside),
+  whatever is already cached: cached requests are simply not sent, batch boundaries never move;
+- each finished batch is written in ONE transaction by the driver (the single writer), so ``kill -9``
+  loses at most the batches in flight, and ``INSERT OR IGNORE`` makes a replay harmless.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..backends.generation.base import SamplingParams
+from ..core.errors import SftscopeError
+from ..core.io import content_hash, read_rows
+from ..core.store import ResultsStore
+from . import metrics
+from .checkpoints import CheckpointRef
+from .runner import RequestPlan, UnitPlan
+from .spec import BenchmarkSpec, get_benchmark
+
+DEFAULTS = {"samples": 1, "max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0, "top_k": 0}
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What a sweep generates.
+
+    Decoding settings left ``None`` are looked up per benchmark: ``per_benchmark[name]`` (a preset's
+    table), then the benchmark spec's own value, then ``DEFAULTS``. A value set here wins for every benchmark.
+    """
+
+    backend: str = "hf"
+    samples: int | None = None
+    limit: int | None = None
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    seed: int = 0
+    batch_size: int = 16
+    sources: dict = field(default_factory=dict)  # benchmark -> local file replacing its loader's data
+    exclude: dict = field(default_factory=dict)  # benchmark -> [files of training rows to drop from its items]
+    per_benchmark: dict = field(default_factory=dict)  # benchmark -> {samples/temperature/...} (presets)
+    backend_kwargs: dict = field(default_factory=dict)
+    n_boot: int = metrics.DEFAULT_BOOT
+
+    def resolved(self, spec: BenchmarkSpec, name: str) -> Any:
+        for value in (getattr(self, name), (self.per_benchmark.get(spec.name) or {}).get(name),
+                      getattr(spec, name, None)):
+            if value is not None:
+                return value
+        return DEFAULTS[name]
+
+    def params(self, spec: BenchmarkSpec) -> SamplingParams:
+        return SamplingParams(temperature=float(self.resolved(spec, "temperature")),
+                              top_p=float(self.resolved(spec, "top_p")), top_k=int(self.resolved(spec, "top_k")),
+                              max_new_tokens=int(self.resolved(spec, "max_new_tokens")))
+
+
+def _problem_signature(row: dict) -> Any:
+    """What makes two items the same problem: numbers (as a multiset) + target, else the question text."""
+    if "numbers" in row and "target" in row:
+        return ("countdown", tuple(sorted(int(x) for x in row["numbers"])), int(row["target"]))
+    text = row.get("question")
+    if text is None:
+        msgs = [m for m in row.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
+        text = msgs[0].get("content") if msgs else None
+    return ("text", " ".join(str(text).split())) if text is not None else None
+
+
+def load_items(spec: BenchmarkSpec, settings: SweepSettings) -> list[dict]:
+    """Items of ``spec`` in their fixed order: training problems excluded, then the first ``limit`` kept."""
+    items = spec.load(source=settings.sources.get(spec.name))
+    excluded = settings.exclude.get(spec.name) or []
+    if isinstance(excluded, (str, Path)):
+        excluded = [excluded]
+    if excluded:
+        banned = {_problem_signature(r) for path in excluded for r in read_rows(path)} - {None}
+        items = [it for it in items if _problem_signature(it) not in banned]
+    if not items:
+        raise SftscopeError(f"benchmark {spec.name!r}: no items left to evaluate (source "
+                            f"{settings.sources.get(spec.name) or 'built-in'}, {len(excluded)} exclusion file(s)).")
+    return items[:settings.limit] if settings.limit else items
+
+
+def request_seed(seed: int, benchmark: str, item_id: str, sample_idx: int) -> int:
+    """The per-request seed: a function of the item and sample only (not of the checkpoint or batch)."""
+    return int(content_hash("request-seed", seed, benchmark, item_id, sample_idx), 16) % (2**63)
+
+
+def plan_unit(ckpt: CheckpointRef, run: str, spec: BenchmarkSpec, items: list[dict], settings: SweepSettings,
+              store: ResultsStore) -> UnitPlan:
+    """All requests of one (checkpoint, benchmark) in fixed batches, each flagged if already stored."""
+    params = settings.params(spec)
+    n = int(settings.resolved(spec, "samples"))
+    pdict = params.as_dict()
+    reqs: list[RequestPlan] = []
+    for idx, item in enumerate(items):
+        messages = spec.prompt(item)
+        phash = content_hash(messages)
+        for s in range(n):
+            seed = request_seed(settings.seed, spec.name, str(item["id"]), s)
+            key = content_hash("sample", run, ckpt.id, ckpt.step, spec.name, spec.version, str(item["id"]), s,
+                               phash, pdict, settings.backend, seed, length=32)
+            reqs.append(RequestPlan(key, idx, s, seed, phash, messages))
+    done = store.existing_keys(r.key for r in reqs)
+    reqs = [RequestPlan(**{**r.__dict__, "cached": r.key in done}) for r in reqs]
+    bs = settings.batch_size
+    return UnitPlan(checkpoint=ckpt, run=run, benchmark=spec.name, domain=spec.domain, version=spec.version,
+                    items=items, params=params, backend=settings.backend,
+                    backend_kwargs={"batch_size": bs, **settings.backend_kwargs},
+                    batches=[reqs[i:i + bs] for i in range(0, len(reqs), bs)])
+
+
+def make_executor(executor: Any, progress: bool):
+    """An executor object from a name (``local``/``ray``) or pass an instance through."""
+    if not isinstance(executor, str):
+        return executor
+    from ..core.registry import EXECUTORS
+
+    return EXECUTORS.get(executor)(progress=progress)
+
+
+def run_sweep(checkpoints: Iterable[CheckpointRef], benchmarks: Iterable[str], settings: SweepSettings,
+              db_path: str | Path, run: str | None = None, executor: Any = "local",
+              progress: bool = True) -> list[dict]:
+    """Evaluate every checkpoint on every benchmark, computing only what the store lacks.
+
+    ``run`` names the run for every checkpoint (default: each checkpoint's own). Returns one aggregate
+    dict per (checkpoint, benchmark), ordered by run, step, then benchmark order given.
+    """
+    # A run name given here renames the checkpoints too, so ids and run column always agree.
+    ckpts = [c if not run or c.run == run else replace(c, run=run, id=f"{run}/step{c.step}") for c in checkpoints]
+    specs = [get_benchmark(b) for b in benchmarks]
+    if not ckpts:
+        raise SftscopeError("nothing to evaluate: no checkpoints (give --checkpoints and/or --base)")
+    items = {s.name: load_items(s, settings) for s in specs}
+    with ResultsStore(db_path) as store:
+        plans = []
+        for c in ckpts:
+            store.upsert_checkpoint(c.id, c.run, c.step, c.path, c.meta)
+            plans.extend(plan_unit(c, c.run, s, items[s.name], settings, store) for s in specs)
+        todo = [p for p in plans if p.pending]
+        total = sum(p.pending for p in plans)
+        print(f"sweep: {len(ckpts)} checkpoint(s) x {len(specs)} benchmark(s); {total} of "
+              f"{sum(len(b) for p in plans for b in p.batches)} samples to generate", file=sys.stderr)
+        if todo:
+            make_executor(executor, progress).run(todo, lambda plan, rows: store.add_samples(rows))
+        return [aggregate_unit(store, p, settings.n_boot, settings.seed) for p in plans]
+
+
+def aggregate_unit(store: ResultsStore, plan: UnitPlan, n_boot: int, seed: int) -> dict:
+    """Aggregate one unit from exactly the stored rows its plan names (other settings in the db are ignored)."""
+    keys = [r.key for b in plan.batches for r in b]
+    rows = store.samples_for_keys(keys)
+    missing = len(keys) - len(rows)
+    if missing:
+        raise SftscopeError(f"{plan.label}: {missing} planned samples are missing from {store.path} after the sweep")
+    agg = metrics.aggregate(rows, n_boot=n_boot, seed=seed, ks=(1, plan_samples(plan)))
+    head = {"checkpoint": plan.checkpoint.id, "run": plan.run, "step": plan.checkpoint.step,
+            "benchmark": plan.benchmark, "domain": plan.domain, "version": plan.version}
+    return {**head, **agg}
+
+
+def plan_samples(plan: UnitPlan) -> int:
+    return 1 + max((r.sample_idx for b in plan.batches for r in b), default=0)

@@ -1,0 +1,63 @@
+"""The offline suites: registered with a domain and version, deterministic, items the scorers can grade."""
+
+import pytest
+
+from sftscope.core.registry import BENCHMARKS
+from sftscope.evaluate.spec import DOMAINS, get_benchmark
+from sftscope.evaluate.sweep import SweepSettings, load_items
+
+SUITES = {"countdown": "puzzle", "rg_arithmetic": "arithmetic", "rg_algebra": "math", "rg_logic": "logic",
+          "rg_algorithmic": "general"}
+
+
+@pytest.mark.parametrize("name,domain", SUITES.items())
+def test_registered(name, domain):
+    spec = get_benchmark(name)
+    assert spec.domain == domain and domain in DOMAINS and spec.version == "1"
+    assert BENCHMARKS.meta(name)["domain"] == domain
+
+
+@pytest.mark.parametrize("name", ["rg_arithmetic", "rg_logic", "rg_algorithmic"])
+def test_reasoning_gym_items_are_deterministic_and_gradeable(name):
+    spec = get_benchmark(name)
+    a, b = spec.load(limit=6), spec.load(limit=6)
+    assert a == b and len({it["id"] for it in a}) == 6
+    tasks = {it["task"] for it in a}
+    assert len(tasks) == len(get_benchmark(name).description.split(" (")[0].split(", "))  # --limit covers every task
+    scorer = spec.make_scorer()
+    for it in a:
+        assert {"question", "answer", "metadata", "task"} <= set(it)
+        right = scorer(f"<think>work</think>\nThe answer is \\boxed{{{it['answer']}}}", it)
+        wrong = scorer("<think>work</think>\n\\boxed{definitely not it}", it)
+        assert right.correct, (it["id"], right)
+        assert not wrong.correct
+
+
+def test_countdown_items_are_held_out_and_gradeable(tmp_path):
+    from sftscope.data.countdown import solve
+    from sftscope.scoring.countdown import render
+
+    spec = get_benchmark("countdown")
+    items = spec.load(limit=4)
+    assert items == spec.load(limit=4)
+    scorer = spec.make_scorer()
+    for it in items:
+        assert it["question"].startswith(f"Using the numbers [{', '.join(map(str, it['numbers']))}]")
+        expr = render(solve(it["numbers"], it["target"]).tree)
+        assert scorer(f"<think>search</think> \\boxed{{{expr}}}", it).correct
+        assert not scorer("\\boxed{1+1}", it).correct
+    # the training generator's default seed (0) produces none of the held-out problems
+    from sftscope.data.countdown import GeneratorSettings, generate_problems
+
+    train = {(tuple(sorted(p.numbers)), p.target) for p in generate_problems(500, GeneratorSettings(), seed=0)}
+    held = {(tuple(sorted(it["numbers"])), it["target"]) for it in spec.load()}
+    assert len(held) == 200 and not train & held
+
+
+def test_source_override_reads_a_local_file(tmp_path):
+    from sftscope.core.io import write_jsonl
+
+    f = tmp_path / "cd.jsonl"
+    write_jsonl(f, [{"id": "p1", "numbers": [3, 8, 2], "target": 22}])
+    [item] = load_items(get_benchmark("countdown"), SweepSettings(sources={"countdown": str(f)}))
+    assert item["id"] == "p1" and item["target"] == 22 and "[3, 8, 2]" in item["question"]
