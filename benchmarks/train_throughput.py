@@ -1,0 +1,404 @@
+"""Training throughput: non-padding tokens/s and MFU, sftscope's configuration vs a baseline, same run.
+
+GPU mode (default): a random-init Qwen3-1.7B-shaped model (hidden 2048, 28 layers, 16 heads, 8 KV heads,
+head dim 128, vocab 151,936) on a long-CoT length mix (1k-8k tokens, log-uniform), bf16 weights, fused AdamW:
+  (a) plain transformers: padded batches of 4 sequences, the model's own loss (full logits), SDPA;
+  (b) sftscope: the same 4 sequences per optimizer step, collated padding-free by ``sftscope.train.collate``
+      (one flat row + position_ids; varlen flash attention when ``flash_attn`` is importable, otherwise one
+      sequence per micro-batch with causal SDPA), the LM head fused with the loss (Liger's fused linear
+      cross-entropy when ``liger_kernel`` is importable, else a chunked, recomputed cross-entropy), and gradient
+      checkpointing only when the run does not fit without it.
+Needs only torch + transformers (+ liger_kernel / flash_attn when present): no trl, no datasets.
+
+CPU ``--tiny`` mode: a tiny model trained through ``sftscope.train`` vs a bare TRL ``SFTTrainer`` call on the
+same rows and steps; prints both tokens/s and the ratio (must be >= 1.0: our layer must not cost speed).
+
+    python benchmarks/train_throughput.py                # GPU, ~2-4 minutes on an H100/H200
+    python benchmarks/train_throughput.py --tiny         # CPU, ~1 minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without installing
+
+from sftscope.train.collate import STATS_KEY, Collator  # noqa: E402  (torch only; no trl/datasets)
+from sftscope.train.flops import peak_flops, train_flops  # noqa: E402
+
+IGNORE = -100
+
+
+# ---- data -------------------------------------------------------------------------------------------------
+
+
+def length_mix(n: int, lo: int, hi: int, seed: int) -> list[int]:
+    """``n`` lengths log-uniform in [lo, hi]: long-CoT traces are spread over an order of magnitude."""
+    rng = random.Random(seed)
+    return [int(math.exp(rng.uniform(math.log(lo), math.log(hi)))) for _ in range(n)]
+
+
+def synthetic_examples(lengths: list[int], vocab: int, seed: int) -> list[dict]:
+    """Random token rows; the first 10% (a prompt) carries no loss, like SFT rows."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for n in lengths:
+        ids = torch.randint(0, vocab, (n,), generator=g).tolist()
+        prompt = max(16, n // 10)
+        out.append({"input_ids": ids, "labels": [IGNORE] * prompt + ids[prompt:]})
+    return out
+
+
+# ---- GPU mode ---------------------------------------------------------------------------------------------
+
+
+def qwen3_1p7b_config():
+    from transformers import Qwen3Config
+
+    return Qwen3Config(vocab_size=151_936, hidden_size=2048, intermediate_size=6144, num_hidden_layers=28,
+                       num_attention_heads=16, num_key_value_heads=8, head_dim=128, max_position_embeddings=40_960,
+                       tie_word_embeddings=True, rope_theta=1_000_000.0, rms_norm_eps=1e-6)
+
+
+def tiny_shape_config():
+    """A few-layer Qwen3 for ``--device cpu --shape tiny``: runs the GPU code path on a CPU, as a smoke test."""
+    from transformers import Qwen3Config
+
+    return Qwen3Config(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                       num_key_value_heads=2, head_dim=16, max_position_embeddings=4096, tie_word_embeddings=True)
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def build_model(cfg, attn: str, device: str = "cuda"):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(cfg, attn_implementation=attn, dtype=torch.bfloat16)
+    model.config.use_cache = False
+    return model.train()
+
+
+def matmul_peak(device: str = "cuda", n: int = 8192, iters: int = 40) -> float:
+    """Measured bf16 matmul FLOP/s of this GPU (the attainable ceiling, below the data-sheet peak)."""
+    import torch
+
+    if not device.startswith("cuda"):
+        n, iters = 256, 3
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(iters):
+        a @ b
+    _sync(device)
+    return 2 * n**3 * iters / (time.perf_counter() - t)
+
+
+def fused_lm_loss():
+    """(weight, hidden [N, d], labels [N]) -> summed loss, without keeping [N, vocab] logits alive."""
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.checkpoint import checkpoint
+
+    try:
+        try:
+            from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
+        except ImportError:
+            from liger_kernel.transformers.fused_linear_cross_entropy import LigerFusedLinearCrossEntropyLoss
+        liger = LigerFusedLinearCrossEntropyLoss(reduction="sum")
+        return "liger_fused_linear_cross_entropy", lambda w, h, y: liger(w, h, y)
+    except Exception:  # not installed, or an API this script does not know
+        pass
+
+    def _chunk(h, w, y):
+        return F.cross_entropy((h @ w.t()).float(), y, ignore_index=IGNORE, reduction="sum")
+
+    def chunked(w, h, y, size: int = 4096):
+        # Each chunk's logits are recomputed in the backward instead of stored: memory of one chunk.
+        return sum(checkpoint(_chunk, hc, w, yc, use_reentrant=False) for hc, yc in zip(h.split(size), y.split(size)))
+
+    return "chunked_cross_entropy", chunked
+
+
+def make_steps(examples: list[dict], per_step: int) -> list[list[dict]]:
+    return [examples[i:i + per_step] for i in range(0, len(examples) - per_step + 1, per_step)]
+
+
+def baseline_step(model, seqs: list[dict], collate):
+    """Plain transformers: one padded batch, the model's own loss over full logits."""
+    batch = collate(seqs)
+    stats = batch.pop(STATS_KEY)
+    batch = {k: v.to(model.device, non_blocking=True) for k, v in batch.items()}
+    loss = model(**batch).loss
+    loss.backward()
+    return stats, loss.detach()
+
+
+def sftscope_step(model, seqs: list[dict], collate, loss_fn, flash: bool):
+    """sftscope: padding-free micro-batches (all 4 sequences in one varlen row with flash attention, otherwise one
+    sequence per micro-batch), loss fused with the LM head, token-mean over the step."""
+    import torch
+
+    micro = [seqs] if flash else [[s] for s in seqs]
+    n_loss = sum(sum(lbl != IGNORE for lbl in s["labels"][1:]) for s in seqs)
+    stats = torch.zeros(4, dtype=torch.float64)
+    total = 0.0
+    for group in micro:
+        batch = collate(group)
+        stats += batch.pop(STATS_KEY)
+        labels = batch.pop("labels").to(model.device, non_blocking=True)
+        inputs = {k: (v.to(model.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+        if not flash:
+            inputs = {"input_ids": inputs["input_ids"], "position_ids": inputs["position_ids"]}
+        hidden = model.model(**inputs).last_hidden_state[:, :-1]
+        h = hidden.reshape(-1, hidden.size(-1))
+        loss = loss_fn(model.lm_head.weight, h, labels[:, 1:].reshape(-1)) / n_loss
+        loss.backward()
+        total = total + loss.detach()
+    return stats, total
+
+
+def timed_run(model, steps, step_fn, warmup: int = 2) -> dict:
+    """Train over ``steps`` with fused AdamW; time everything after ``warmup`` steps."""
+    import torch
+
+    device = str(model.device)
+    cuda = device.startswith("cuda")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.999), weight_decay=0.01, fused=True)
+    acc = torch.zeros(4, dtype=torch.float64)
+    losses = []
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    for i, seqs in enumerate(steps):
+        if i == warmup:
+            _sync(device)
+            t0 = time.perf_counter()
+            acc.zero_()
+        stats, loss = step_fn(model, seqs)
+        acc += stats
+        losses.append(loss)  # kept on the device: no sync per step
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    _sync(device)
+    seconds = time.perf_counter() - t0
+    real, slots, sum_sq, nseq = acc.tolist()
+    del opt
+    return {"seconds": seconds, "tokens": real, "slots": slots, "sum_sq": sum_sq, "sequences": nseq,
+            "tokens_per_second": real / seconds, "padding_fraction": 1 - real / slots,
+            "losses": [float(x) for x in losses],  # same objective in both modes: token mean per step
+            "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
+
+
+def run_with_memory_policy(name, make_model, steps, step_fn) -> dict:
+    """Without gradient checkpointing first; with it only if the run does not fit."""
+    import gc
+
+    import torch
+
+    for ckpt in (False, True):
+        model = make_model()
+        if ckpt:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        try:
+            res = timed_run(model, steps, step_fn)
+            res["gradient_checkpointing"] = ckpt
+            res["n_matmul"] = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+            return res
+        except torch.cuda.OutOfMemoryError:
+            print(f"[{name}] out of memory without gradient checkpointing; retrying with it", flush=True)
+        finally:
+            del model
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+    raise RuntimeError(f"[{name}] out of memory even with gradient checkpointing")
+
+
+def gpu_main(args) -> dict:
+    import importlib.util
+
+    import torch
+
+    device = args.device
+    name = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
+    cfg = qwen3_1p7b_config() if args.shape == "qwen3-1.7b" else tiny_shape_config()
+    examples = synthetic_examples(length_mix(args.sequences, args.min_len, args.max_len, args.seed), cfg.vocab_size,
+                                  args.seed)
+    steps = make_steps(examples, 4)
+    flash = importlib.util.find_spec("flash_attn") is not None and device.startswith("cuda")
+    loss_name, loss_fn = fused_lm_loss()
+    print(f"device {name}; {len(examples)} sequences, {sum(len(e['input_ids']) for e in examples)} tokens; "
+          f"sftscope attention {'flash_attention_2 (varlen)' if flash else 'sdpa (one sequence per micro-batch)'}; "
+          f"loss {loss_name}", flush=True)
+    measured = matmul_peak(device)
+    padded = Collator(pad_token_id=0)
+    flat = Collator(pad_token_id=0, padding_free=True)
+    results = {
+        "baseline_padded": run_with_memory_policy(
+            "baseline", lambda: build_model(cfg, "sdpa", device), steps, lambda m, s: baseline_step(m, s, padded)),
+        "sftscope": run_with_memory_policy(
+            "sftscope", lambda: build_model(cfg, "flash_attention_2" if flash else "sdpa", device), steps,
+            lambda m, s: sftscope_step(m, s, flat, loss_fn, flash)),
+    }
+    peak = peak_flops(name)
+    layers, width = cfg.num_hidden_layers, cfg.num_attention_heads * cfg.head_dim
+    for r in results.values():
+        flops = train_flops(r["n_matmul"], layers, width, r["tokens"], r["sum_sq"])
+        r["mfu_vs_datasheet"] = flops / r["seconds"] / peak if peak else None
+        r["mfu_vs_measured_matmul"] = flops / r["seconds"] / measured
+    ratio = results["sftscope"]["tokens_per_second"] / results["baseline_padded"]["tokens_per_second"]
+    summary = {"device": name, "datasheet_peak_tflops": peak and peak / 1e12, "measured_matmul_tflops": measured / 1e12,
+               "attention": "flash_attention_2" if flash else "sdpa", "loss": loss_name, **results, "ratio": ratio}
+    for k in ("baseline_padded", "sftscope"):
+        r = results[k]
+        mfu_d = f"{100 * r['mfu_vs_datasheet']:.1f}% of {peak / 1e12:.0f} TFLOP/s dense" if r["mfu_vs_datasheet"] else "n/a"
+        mem = f"{r['peak_memory_gib']:.1f} GiB" if r["peak_memory_gib"] is not None else "n/a"
+        print(f"{k:>16}: {r['tokens_per_second']:9.0f} non-padding tok/s  padding {100 * r['padding_fraction']:4.1f}%  "
+              f"MFU {mfu_d}, {100 * r['mfu_vs_measured_matmul']:.1f}% of measured "
+              f"{measured / 1e12:.0f}  grad-ckpt {r['gradient_checkpointing']}  peak mem {mem}")
+    print(f"ratio sftscope / padded baseline: {ratio:.2f}x")
+    return summary
+
+
+# ---- CPU tiny mode ----------------------------------------------------------------------------------------
+
+
+def tiny_rows(n: int, seed: int) -> list[dict]:
+    """Conversations with responses of varied length, so padding matters as it does in long-CoT data."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        steps = " ".join(f"{rng.randint(1, 99)} + {rng.randint(1, 99)} = ?" for _ in range(rng.randint(1, 12)))
+        rows.append({"messages": [{"role": "user", "content": f"Problem {i}: add the numbers."},
+                                  {"role": "assistant", "content": f"<think>{steps}</think> The answer is {i}."}]})
+    return rows
+
+
+def tiny_main(args) -> dict:
+    import tempfile
+
+    import datasets
+    import torch
+    from trl import SFTConfig, SFTTrainer
+
+    from sftscope.testing import tiny_causal_lm
+    from sftscope.train.config import TrainConfig
+    from sftscope.train.stage import build_trainer, prepare
+
+    torch.set_num_threads(1)
+    tmp = Path(tempfile.mkdtemp(prefix="sftscope_bench_"))
+    model_dir = tmp / "model"
+    tiny_causal_lm(model_dir, hidden=64, layers=2, heads=4, kv_heads=2, intermediate=128)
+    rows = tiny_rows(args.tiny_rows, args.seed)
+    (tmp / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    common = dict(max_steps=args.tiny_steps, batch_size=8, micro_batch_size=8, lr=1e-4, max_length=512, logging_steps=10)
+
+    from transformers import TrainerCallback
+
+    class SteadyState(TrainerCallback):
+        """Tokens and seconds from the end of step ``warm`` to the end of the last step: steady-state throughput,
+        without either trainer's fixed start/end costs (dataloader setup, TensorBoard files, final cleanup)."""
+
+        def __init__(self, tokens_fn, warm: int = 3):
+            self.tokens_fn, self.warm, self.start = tokens_fn, warm, None
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == self.warm:
+                self.start = (time.perf_counter(), self.tokens_fn())
+            elif state.global_step == state.max_steps:
+                self.result = (self.tokens_fn() - self.start[1], time.perf_counter() - self.start[0])
+
+    def sftscope_once(k: int, padding_free: bool) -> tuple[float, float]:
+        # data_order=shuffle with seed 42 draws the same batches as TRL's default sampler (same padding per batch).
+        cfg = TrainConfig(model=str(model_dir), data=str(tmp / "rows.jsonl"), padding_free=padding_free,
+                          data_order="shuffle", seed=42, weight_decay=0.0, warmup_ratio=0.0, scheduler="linear",
+                          save_every=10**6, save_final=False, precision="fp32", **common)
+        prep = prepare(cfg, None)
+        trainer = build_trainer(prep, tmp / f"sft{k}{padding_free}", "fp32", False, None)
+        cb = SteadyState(lambda: trainer.tokens_processed())
+        trainer.add_callback(cb)
+        trainer.train()
+        return cb.result
+
+    def trl_once(k: int) -> tuple[float, float]:
+        ds = datasets.Dataset.from_list([{"prompt": r["messages"][:1], "completion": r["messages"][1:]} for r in rows])
+        args_ = SFTConfig(output_dir=str(tmp / f"trl{k}"), max_steps=args.tiny_steps, per_device_train_batch_size=8,
+                          learning_rate=1e-4, max_length=512, bf16=False, use_cpu=True, gradient_checkpointing=False,
+                          save_strategy="no", report_to="none", logging_steps=10, disable_tqdm=True)
+        trainer = SFTTrainer(model=str(model_dir), args=args_, train_dataset=ds)
+        # TRL counts attention-mask ones: its non-padding tokens.
+        cb = SteadyState(lambda: trainer._total_train_tokens)
+        trainer.add_callback(cb)
+        trainer.train()
+        return cb.result
+
+    # sftscope's CPU default is padded batches; padding-free pays off with varlen kernels (GPU flash attention),
+    # while on CPU SDPA it attends over the whole flat row under a block-diagonal mask. Both are reported.
+    res: dict[str, list[float]] = {"sftscope": [], "trl": [], "sftscope_padding_free": []}
+    tokens = {}
+    for k in range(args.repeats):  # interleaved, best of each: the CPU may be shared
+        for key, fn in (("sftscope", lambda: sftscope_once(k, False)), ("trl", lambda: trl_once(k)),
+                        ("sftscope_padding_free", lambda: sftscope_once(k, True))):
+            tok, sec = fn()
+            res[key].append(tok / sec)
+            tokens[key] = tok
+    best = {k: max(v) for k, v in res.items()}
+    for k, v in best.items():
+        print(f"{k:>22}: {v:8.0f} non-padding tok/s  ({tokens[k]:.0f} tokens timed, best of {args.repeats})")
+    ratio = best["sftscope"] / best["trl"]
+    print(f"ratio sftscope / bare TRL SFTTrainer: {ratio:.2f}x "
+          f"(padding-free on CPU: {best['sftscope_padding_free'] / best['trl']:.2f}x)")
+    return {"mode": "tiny-cpu", **{f"{k}_tokens_per_second": v for k, v in best.items()}, "tokens": tokens,
+            "ratio": ratio, "steps": args.tiny_steps}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tiny", action="store_true", help="CPU mode: tiny model, sftscope vs bare TRL")
+    ap.add_argument("--sequences", type=int, default=64, help="GPU mode: sequences in the length mix")
+    ap.add_argument("--min-len", type=int, default=1024)
+    ap.add_argument("--max-len", type=int, default=8192)
+    ap.add_argument("--tiny-rows", type=int, default=96)
+    ap.add_argument("--tiny-steps", type=int, default=12)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cuda", help="cuda, or cpu for a smoke run of the GPU path")
+    ap.add_argument("--shape", choices=("qwen3-1.7b", "tiny"), default="qwen3-1.7b")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+    if args.tiny:
+        out = tiny_main(args)
+    else:
+        import torch
+
+        if args.device.startswith("cuda") and not torch.cuda.is_available():
+            print("no GPU: run with --tiny for the CPU comparison (or --device cpu --shape tiny)", file=sys.stderr)
+            return 2
+        out = gpu_main(args)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The ``train`` stage: one function the pipeline and the CLI call.
+
+``train(cfg, data_path, out_dir)`` validates everything (model, data, template, lengths, batch split,
+checkpoint steps) before loading weights, then trains with TRL's SFTTrainer and returns the checkpoint
+folders. A rerun whose checkpoints are all complete returns them without training; an interrupted run
+continues from its last checkpoint that holds optimizer state.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.config import dump_yaml
+from ..core.errors import ConfigError, SftscopeError
+from ..core.io import atomic_write_text
+from .checkpoints import (check_same_run, checkpoint_steps, completed, last_resumable, make_save_callback, read_meta,
+                          training_hash)
+from .config import TrainConfig
+from .formatting import encode_rows, load_rows, resolve_chat_template, rows_to_conversations
+from .recipes import Schedule, apply_recipe, resolve_schedule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """Everything decided before the first weight is loaded."""
+
+    cfg: TrainConfig
+    model_path: str
+    tokenizer: object
+    examples: list[dict]
+    schedule: Schedule
+    steps: list[int]
+    source: str
+
+
+def resolve_model(model: str) -> str:
+    """``organism:<name>`` -> its local folder; a local path must exist; anything else is taken as an HF id."""
+    if model.startswith("organism:"):
+        from ..core.registry import MODELS
+
+        return str(MODELS.get(model.split(":", 1)[1])())
+    p = Path(model).expanduser()
+    if p.exists():
+        if not (p / "config.json").is_file():
+            raise ConfigError([f"train.model={model!r} is a folder without config.json, not an HF model. Fix: "
+                               "point it at a folder saved with save_pretrained"])
+        return str(p)
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        raise ConfigError([f"train.model={model!r}: no such local path. Fix: give an existing model folder, an HF "
+                           "id like Qwen/Qwen3-1.7B-Base, or organism:<name> (`sftscope ls models`)"])
+    return model
+
+
+def load_tokenizer(model_path: str):
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(model_path)
+    except Exception as e:  # OSError for unknown ids / offline, ValueError for broken folders
+        raise ConfigError([f"train.model={model_path!r}: cannot load its tokenizer ({type(e).__name__}: "
+                           f"{str(e)[:200]}). Fix: check the id or path (HF ids need network or a local cache)"]) from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token  # labels are built before padding, so a pad equal to EOS never masks EOS
+    return tok
+
+
+def world_size(cfg: TrainConfig) -> int:
+    """Processes taking part: WORLD_SIZE under a launcher, else the configured count."""
+    return int(os.environ.get("WORLD_SIZE", cfg.num_processes))
+
+
+def prepare(cfg: TrainConfig, data_path: str | None) -> Prepared:
+    """Resolve the recipe, read and encode the data, fix the schedule and checkpoint steps; raise on bad input."""
+    cfg = apply_recipe(cfg)
+    source = cfg.data or data_path
+    if not source:
+        raise ConfigError(["train.data is not set and no data-stage output was given. Fix: set train.data to a "
+                           ".jsonl/.parquet file or an HF dataset id, or run the data stage first"])
+    source = str(source)
+    rows = load_rows(source, cfg.data_split, cfg.data_name)
+    if cfg.unique_samples is not None:
+        if cfg.unique_samples > len(rows):
+            raise ConfigError([f"train.unique_samples={cfg.unique_samples} exceeds the {len(rows)} rows of "
+                               f"{source}. Fix: lower it or use more data"])
+        rows = rows[: cfg.unique_samples]
+    conversations = rows_to_conversations(rows, source, cfg.columns)
+    model_path = resolve_model(cfg.model)
+    tokenizer = load_tokenizer(model_path)
+    template = resolve_chat_template(tokenizer, cfg.chat_template)
+    examples = encode_rows(conversations, tokenizer, template, cfg.max_length)
+    if cfg.packing:
+        from .collate import pack_bfd
+
+        examples = pack_bfd(examples, cfg.max_length)
+    schedule = resolve_schedule(cfg, len(examples), world_size(cfg))
+    steps = checkpoint_steps(cfg, schedule.max_steps)
+    tokenizer.chat_template = template  # saved with every checkpoint, so evaluation renders prompts the same way
+    return Prepared(cfg, model_path, tokenizer, examples, schedule, steps, source)
+
+
+def resolve_precision(setting: str) -> str:
+    import torch
+
+    if setting != "auto":
+        if setting in ("bf16", "fp16") and not torch.cuda.is_available():
+            raise ConfigError([f"train.precision={setting} needs a GPU; this machine has none. Fix: precision: fp32"])
+        return setting
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+
+
+def load_model(model_path: str, cfg: TrainConfig):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs = {"dtype": torch.float32}  # fp32 master weights; bf16/fp16 run as autocast
+    if cfg.attn_implementation:
+        kwargs["attn_implementation"] = cfg.attn_implementation
+    try:
+        return AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    except Exception as e:
+        raise ConfigError([f"train.model={model_path!r}: cannot load the model ({type(e).__name__}: "
+                           f"{str(e)[:300]})"]) from None
+
+
+def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool = True,
+          extra_callbacks: list | None = None) -> list[Path]:
+    """Train ``cfg`` on ``cfg.data`` (or ``data_path``) into ``out_dir``; return the checkpoint folders.
+
+    Writes ``out_dir/checkpoint-<step>/`` (HF format + meta.json), ``metrics.jsonl``, ``tensorboard/`` and
+    ``train_config.yaml``. Returns at once when every planned checkpoint is already complete.
+    """
+    out_dir = Path(out_dir)
+    prep = prepare(cfg, data_path)
+    check_same_run(out_dir, training_hash(prep.cfg))
+    done = completed(out_dir, prep.steps)
+    if done is not None:
+        log.info("train: all %d checkpoints in %s are complete; skipping training", len(done), out_dir)
+        return done
+    precision = resolve_precision(prep.cfg.precision)
+    from .launch import relaunch, under_launcher
+
+    if prep.cfg.num_processes > 1 and not under_launcher():
+        # Every check above ran here, in the parent; the launched processes train.
+        from ..config_schema import RunConfig
+
+        relaunch(RunConfig(name="train", train=prep.cfg), out_dir, data_path, progress)
+        done = completed(out_dir, prep.steps)
+        if done is None:
+            raise SftscopeError(f"distributed training ended without every checkpoint of {prep.steps} in {out_dir}")
+        return done
+    _write_resolved(prep, out_dir, precision)
+    resume = last_resumable(out_dir, prep.steps) if prep.cfg.resume else None
+    trainer = build_trainer(prep, out_dir, precision, progress, resume, extra_callbacks)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    missing = [s for s in prep.steps if not (out_dir / f"checkpoint-{s}" / "meta.json").is_file()]
+    if missing and trainer.is_world_process_zero() and trainer.state.global_step >= prep.schedule.max_steps:
+        raise SftscopeError(f"training ended but checkpoints {missing} were not written to {out_dir}")
+    return [out_dir / f"checkpoint-{s}" for s in prep.steps if (out_dir / f"checkpoint-{s}").is_dir()]
+
+
+def _write_resolved(prep: Prepared, out_dir: Path, precision: str) -> None:
+    import yaml
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    text = dump_yaml(prep.cfg) + yaml.safe_dump(
+        {"resolved": {"model_path": prep.model_path, "data_source": prep.source, "precision": precision,
+                      "examples": len(prep.examples), "checkpoint_steps": prep.steps, **prep.schedule.as_dict()}},
+        sort_keys=False)
+    atomic_write_text(out_dir / "train_config.yaml", text)
+
+
+def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool, resume: Path | None,
+                  extra_callbacks: list | None = None):
+    """The SftscopeTrainer for a prepared run (model loaded here, after every check passed)."""
+    import datasets
+    from transformers.integrations import TensorBoardCallback
+
+    from .collate import Collator
+    from .flops import current_peak_flops
+    from .trainer import SftscopeTrainer, build_sft_config
+
+    cfg = prep.cfg
+    if (cfg.padding_free or cfg.packing) and (cfg.attn_implementation or "sdpa") != "flash_attention_2":
+        # SDPA/eager get a block-diagonal mask over the whole flattened row: exact, but attention then costs
+        # (sum of lengths)^2 instead of sum of squares.
+        log.warning("train.padding_free/packing without attn_implementation=flash_attention_2 attends over the "
+                    "whole flattened row; use flash attention on GPUs, or padding_free/packing: false")
+    args = build_sft_config(cfg, prep.schedule, out_dir, precision, progress)
+    model = load_model(prep.model_path, cfg)
+    peft_config = None
+    if cfg.lora:
+        from peft import LoraConfig
+
+        o = cfg.lora_options
+        peft_config = LoraConfig(r=o.r, lora_alpha=o.alpha, lora_dropout=o.dropout, target_modules=o.target_modules,
+                                 task_type="CAUSAL_LM")
+    start = None
+    if resume is not None:
+        meta = read_meta(resume)
+        start = {"samples_seen": meta.get("samples_seen", 0), "tokens_seen": meta.get("tokens_seen", 0),
+                 "step": meta.get("step", 0)}
+    from torch.utils.tensorboard import SummaryWriter
+
+    callbacks = [make_save_callback(prep.steps), *(extra_callbacks or [])]
+    if int(os.environ.get("RANK", "0")) == 0:
+        callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out_dir / "tensorboard"))))
+    trainer = SftscopeTrainer(
+        model=model, args=args, train_dataset=datasets.Dataset.from_list(prep.examples),
+        processing_class=prep.tokenizer, peft_config=peft_config, callbacks=callbacks,
+        data_collator=Collator(pad_token_id=prep.tokenizer.pad_token_id, padding_free=cfg.padding_free),
+        loss_reduction=cfg.loss_reduction, metrics_path=out_dir / "metrics.jsonl", peak_flops=current_peak_flops(),
+        run_meta={"model": cfg.model, "data": prep.source, "global_batch": prep.schedule.batch_size,
+                  "max_steps": prep.schedule.max_steps, "lora": cfg.lora, "training_hash": training_hash(cfg)},
+        start_counters=start, log_entropy=cfg.log_entropy)
+    return trainer
