@@ -94,7 +94,7 @@ def run_pipeline(cfg: RunConfig, only: list[str] | None = None, force: list[str]
             ckpts[cond.name] = _stage_train(rd, cond, data_files)
     if "evaluate" in stages:
         for cond in conditions:
-            _stage_evaluate(rd, cond, ckpts.get(cond.name))
+            _stage_evaluate(rd, cond, data_files)
     if "analyze" in stages:
         _stage_analyze(rd, cfg)
     if "report" in stages:
@@ -157,7 +157,7 @@ def _stage_train(rd: RunDir, cond: Condition, data_files: dict[str, Path]) -> li
     return list(paths)
 
 
-def _stage_evaluate(rd: RunDir, cond: Condition, ckpt_paths: list[Path] | None) -> None:
+def _stage_evaluate(rd: RunDir, cond: Condition, data_files: dict[str, Path]) -> None:
     from .evaluate import stage as eval_stage
     from .evaluate.checkpoints import resolve_checkpoints
 
@@ -168,6 +168,10 @@ def _stage_evaluate(rd: RunDir, cond: Condition, ckpt_paths: list[Path] | None) 
     base = ecfg.base or (cond.cfg.train.model if cond.cfg.train else None)
     sources = ecfg.checkpoints or [str(rd.sub("checkpoints", cond.name))]
     refs = resolve_checkpoints(sources, base=base, run=cond.name)
+    train_file = data_files.get(_variant_of(cond)) or rd.sub("data", f"{_variant_of(cond)}.jsonl")
+    if "countdown" in ecfg.benchmarks and "countdown" not in ecfg.exclude and Path(train_file).exists():
+        # Held-out Countdown items equal to a training problem (numbers and target) are dropped.
+        ecfg = ecfg.model_copy(update={"exclude": {**ecfg.exclude, "countdown": [str(train_file)]}})
     meta = {"condition": cond.name, **{k: v for k, v in cond.settings.items()}, "variant": cond.cfg.variant,
             "model": base, "in_domain": cond.cfg.in_domain, "source": cond.cfg.data.source}
     with rd.stage(key) as info:
