@@ -26,3 +26,37 @@ def test_validate_reports_typo_exit_2(tmp_path, capsys):
 def test_console_script_help():
     res = subprocess.run([sys.executable, "-m", "sftscope.cli", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "validate" in res.stdout
+
+
+def test_usage_errors_exit_2_without_traceback(capsys):
+    assert main(["data", "countdown", "--n", "3"]) == 2  # missing --out
+    assert main(["data", "countdown", "--n", "abc", "--out", "x.jsonl"]) == 2
+    assert main(["nosuchcmd"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "--out" in err
+
+
+def test_unreadable_inputs_exit_2(tmp_path, capsys):
+    binary = tmp_path / "bin.jsonl"
+    binary.write_bytes(b'\xff\xfe\x00garbage\n')
+    assert main(["data", "stats", str(binary)]) == 2
+    assert "bin.jsonl:1: not UTF-8" in capsys.readouterr().err
+    assert main(["data", "stats", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+
+
+def test_results_store_on_a_non_sqlite_file_is_a_clear_error(tmp_path):
+    import pytest
+
+    from sftscope.core.errors import SftscopeError
+    from sftscope.core.store import ResultsStore
+
+    bogus = tmp_path / "rows.jsonl"
+    bogus.write_text('{"a": 1}\n' * 50)
+    with pytest.raises(SftscopeError, match="not a usable results store"):
+        ResultsStore(bogus)
+    assert bogus.read_text() == '{"a": 1}\n' * 50  # untouched
+    with pytest.raises(SftscopeError, match="is a directory"):
+        ResultsStore(tmp_path)

@@ -108,15 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except SystemExit as e:  # pragma: no cover
         return int(e.code or 0)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.Abort):
-            return 1
-        if isinstance(e, click.ClickException):
-            e.show()
-            return e.exit_code
-        raise
+    except typer.Abort:
+        return 1
+    except typer.TyperException as e:  # usage errors: missing option, bad value, unknown command
+        e.show()
+        return getattr(e, "exit_code", 2) or 2
+    except (OSError, UnicodeError) as e:  # an unreadable path that slipped past a reader's own check
+        where = getattr(e, "filename", None)
+        typer.echo(f"error: {where + ': ' if where else ''}{getattr(e, 'strerror', None) or e}", err=True)
+        return 2
     return 0
 
 

@@ -8,7 +8,7 @@ A ``matrix`` in the config expands into conditions (e.g. two bases x three data 
 condition is trained and swept separately and analyzed together:
 
     runs/<name>/config.yaml, manifest.json
-    runs/<name>/data/<variant>.jsonl (+ .stats.json)
+    runs/<name>/data/<variant>.jsonl (+ <variant>.jsonl.stats.json)
     runs/<name>/checkpoints/<condition>/checkpoint-<step>/ (+ metrics.jsonl)
     runs/<name>/results.sqlite
     runs/<name>/analysis/*.json

@@ -16,7 +16,7 @@ def test_countdown_writes_rows_and_stats(tmp_path, capsys):
                  "--out", str(out)]) == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(rows) == 8 and all(r["verified"] and r["variant"] == "cot" for r in rows)
-    assert json.loads((tmp_path / "cot.stats.json").read_text())["rows"] == 8
+    assert json.loads((tmp_path / "cot.jsonl.stats.json").read_text())["rows"] == 8
     assert "wrote 8 rows" in capsys.readouterr().out
 
 
@@ -58,11 +58,11 @@ def test_countdown_bad_requests_exit_2(tmp_path, capsys, args, message):
 def test_stats_command(tmp_path, capsys):
     out = tmp_path / "u.jsonl"
     assert main(["data", "countdown", "--n", "10", "--variant", "unverified", "--out", str(out)]) == 0
-    (tmp_path / "u.stats.json").unlink()
+    (tmp_path / "u.jsonl.stats.json").unlink()
     assert main(["data", "stats", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "verified rate" in printed and "backtracking" in printed
-    st = json.loads((tmp_path / "u.stats.json").read_text())
+    st = json.loads((tmp_path / "u.jsonl.stats.json").read_text())
     assert st["rows"] == 10 and st["verified_rate"] == 0.5 and "tokens" not in st
 
 
@@ -73,7 +73,7 @@ def test_stats_with_tokenizer(tmp_path):
     out = tmp_path / "c.jsonl"
     assert main(["data", "countdown", "--n", "3", "--out", str(out)]) == 0
     assert main(["data", "stats", str(out), "--tokenizer", str(tok_dir)]) == 0
-    st = json.loads((tmp_path / "c.stats.json").read_text())
+    st = json.loads((tmp_path / "c.jsonl.stats.json").read_text())
     assert st["tokens"]["min"] > 0
 
 
@@ -87,7 +87,7 @@ def test_stats_bad_input_names_file_and_line(tmp_path, capsys, content, message)
     bad.write_text(content)
     assert main(["data", "stats", str(bad)]) == 2
     assert message in capsys.readouterr().err
-    assert not (tmp_path / "bad.stats.json").exists()
+    assert not (tmp_path / "bad.jsonl.stats.json").exists()
 
 
 def test_stats_missing_file_and_bad_tokenizer(tmp_path, capsys):

@@ -43,10 +43,14 @@ def find_config(name_or_path: str | Path) -> Path:
 
 
 def read_yaml(path: Path) -> dict:
+    if path.is_dir():
+        raise ConfigError([f"{path}: is a directory, expected a YAML file"])
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError([f"file not found: {path}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

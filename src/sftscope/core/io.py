@@ -66,13 +66,23 @@ def write_json(path: PathLike, obj: Any, indent: int | None = 2) -> Path:
 
 
 def read_json(path: PathLike) -> Any:
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
+    path = _existing_file(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise DataError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text (is it a binary file?)") from None
+
+
+def _existing_file(path: PathLike) -> Path:
+    """``path`` as a Path, or a DataError saying it is missing or a directory."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a file")
+    return path
 
 
 def _json_default(o: Any):
@@ -100,11 +110,13 @@ def write_jsonl(path: PathLike, rows: Iterable[dict]) -> int:
 
 def iter_jsonl(path: PathLike) -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, row)``; a malformed line raises DataError naming file and line."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    path = _existing_file(path)
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(f"{path}:{lineno}: not UTF-8 text (is it a binary file?)") from None
             if not line.strip():
                 continue
             try:
@@ -138,9 +150,7 @@ def _parquet_safe(row: dict) -> dict:
 def read_parquet(path: PathLike) -> list[dict]:
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
+    path = _existing_file(path)
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as e:  # pyarrow raises several types for corrupt files

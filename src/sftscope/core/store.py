@@ -12,7 +12,9 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
+
+from .errors import SftscopeError
 
 STORE_SCHEMA_VERSION = 1
 
@@ -57,19 +59,29 @@ CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, meta TEXT);
 """
 
 
-class ResultsStore:
-    """SQLite results store. Use as a context manager or call ``close()``."""
+class SqliteFile:
+    """A content-keyed SQLite file in WAL mode: the shared base of the results store and the distillation
+    response cache. ``schema`` must create a ``meta(key, value)`` table; ``what`` names the file in errors."""
+
+    schema = ""
+    schema_version = 1
+    what = "SQLite file"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise SftscopeError(f"{self.path}: is a directory, expected a {self.what} (.sqlite file)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self.conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed txn survives a process kill
-        self.conn.executescript(_SCHEMA)
-        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(STORE_SCHEMA_VERSION),))
-        self.conn.commit()
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed txn survives a process kill
+            self.conn.executescript(self.schema)
+            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(self.schema_version),))
+            self.conn.commit()
+        except sqlite3.DatabaseError as e:
+            raise SftscopeError(f"{self.path}: not a usable {self.what} ({e}); point to a new path or the right file") from None
 
     def __enter__(self):
         return self
@@ -79,6 +91,21 @@ class ResultsStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def select_in(self, sql: str, keys: Iterable[str], args_before: tuple = ()) -> Iterator[tuple]:
+        """Run ``sql`` (with one ``{}`` for the IN list) over ``keys`` in chunks below SQLite's 999-parameter limit."""
+        keys = list(keys)
+        for i in range(0, len(keys), 900):
+            chunk = keys[i:i + 900]
+            yield from self.conn.execute(sql.format(", ".join("?" * len(chunk))), (*args_before, *chunk))
+
+
+class ResultsStore(SqliteFile):
+    """SQLite results store. Use as a context manager or call ``close()``."""
+
+    schema = _SCHEMA
+    schema_version = STORE_SCHEMA_VERSION
+    what = "results store"
 
     # -- writes -----------------------------------------------------------------------------------
     def add_samples(self, rows: Iterable[dict]) -> int:
@@ -103,28 +130,18 @@ class ResultsStore:
 
     # -- reads ------------------------------------------------------------------------------------
     def existing_keys(self, keys: Iterable[str]) -> set[str]:
-        keys = list(keys)
-        found: set[str] = set()
-        for i in range(0, len(keys), 900):  # SQLite's default bound-parameter limit is 999
-            chunk = keys[i:i + 900]
-            cur = self.conn.execute(f"SELECT key FROM samples WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
-            found.update(r[0] for r in cur)
-        return found
+        return {r[0] for r in self.select_in("SELECT key FROM samples WHERE key IN ({})", keys)}
 
     def samples_for_keys(self, keys: Iterable[str], with_text: bool = False) -> list[dict]:
         """Rows (as dicts, JSON fields decoded) for the given keys; used to aggregate exactly one plan's samples."""
-        keys = list(keys)
         cols = SAMPLE_COLUMNS if with_text else tuple(c for c in SAMPLE_COLUMNS if c not in ("response", "details"))
         out: list[dict] = []
-        for i in range(0, len(keys), 900):  # SQLite's default bound-parameter limit is 999
-            chunk = keys[i:i + 900]
-            cur = self.conn.execute(f"SELECT {', '.join(cols)} FROM samples WHERE key IN ({', '.join('?' * len(chunk))})", chunk)
-            for r in cur:
-                row = dict(zip(cols, r))
-                for c in ("params", "details"):
-                    if isinstance(row.get(c), str):
-                        row[c] = json.loads(row[c]) if row[c] else {}
-                out.append(row)
+        for r in self.select_in(f"SELECT {', '.join(cols)} FROM samples WHERE key IN ({{}})", keys):
+            row = dict(zip(cols, r))
+            for c in ("params", "details"):
+                if isinstance(row.get(c), str):
+                    row[c] = json.loads(row[c]) if row[c] else {}
+            out.append(row)
         return out
 
     def count(self) -> int:

@@ -27,8 +27,6 @@ import logging
 import os
 import random
 import re
-import sqlite3
-import threading
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from pydantic import Field
 from ..core.config import StrictModel, validate_dict
 from ..core.errors import DataError, SftscopeError, did_you_mean
 from ..core.io import atomic_write_text, content_hash, file_hash, read_rows, write_json, write_parquet
+from ..core.store import SqliteFile
 from .decontam import BOXED_INSTRUCTION
 from .rows import make_row, user_prompt
 
@@ -239,33 +238,15 @@ def _unpack(blob: bytes | None) -> list[float] | None:
     return a.tolist()
 
 
-class ResponseCache:
+class ResponseCache(SqliteFile):
     """Teacher responses keyed by content, stored as they arrive; a killed run loses at most one batch."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self.conn = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a committed batch survives a kill
-        self.conn.executescript(_CACHE_SCHEMA)
-        self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(CACHE_SCHEMA_VERSION),))
-        self.conn.commit()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self) -> None:
-        self.conn.close()
+    schema = _CACHE_SCHEMA
+    schema_version = CACHE_SCHEMA_VERSION
+    what = "distillation response cache"
 
     def _select(self, sql: str, keys: list[str]) -> Iterable[tuple]:
-        for i in range(0, len(keys), 900):  # SQLite's default bound-parameter limit is 999
-            chunk = keys[i:i + 900]
-            yield from self.conn.execute(sql.format(", ".join("?" * len(chunk))), chunk)
+        return self.select_in(sql, keys)
 
     def existing(self, keys: Iterable[str], need_logprobs: bool = False) -> set[str]:
         """Keys already answered (with log-probs, when ``need_logprobs``)."""

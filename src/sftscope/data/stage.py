@@ -1,6 +1,6 @@
 """The data stage: build rows from the configured source and write one file per variant.
 
-``run(cfg, out_dir)`` writes ``<out_dir>/<variant>.jsonl`` (or ``.parquet``) and ``<variant>.stats.json``
+``run(cfg, out_dir)`` writes ``<out_dir>/<variant>.jsonl`` (or ``.parquet``) and ``<variant>.jsonl.stats.json``
 for every requested variant, and returns ``{variant: path}``. Every file is written atomically and only
 after all its rows are built, so a failure never leaves a partial file.
 """

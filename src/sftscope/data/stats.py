@@ -92,9 +92,10 @@ def compute_stats(rows: Sequence[dict], tokenizer=None) -> dict[str, Any]:
 
 
 def stats_path(path: str | Path) -> Path:
-    """``cot.jsonl`` -> ``cot.stats.json`` (beside the data file)."""
+    """``cot.jsonl`` -> ``cot.jsonl.stats.json`` (the issue's ``PATH.stats.json``: a .jsonl and a .parquet
+    of the same stem never share one stats file)."""
     path = Path(path)
-    return path.with_name(f"{path.stem}.stats.json")
+    return path.with_name(f"{path.name}.stats.json")
 
 
 def print_stats(stats: dict, title: str, console=None) -> None:
