@@ -3,15 +3,6 @@
 import pytest
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _one_thread():
-    # Tiny models on a shared 2-core box: one intra-op thread is far faster than two contending ones.
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="session")

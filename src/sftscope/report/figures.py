@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless: never try to open a window
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ..core.io import atomic_open  # noqa: E402
+
 DPI = 110
 
 
@@ -32,7 +34,8 @@ def _grid(n: int, cols: int = 3, w: float = 4.2, h: float = 3.0):
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    with atomic_open(path, "wb") as fh:  # a crash never leaves a half-written PNG under its final name
+        fig.savefig(fh, dpi=DPI, format="png")
     plt.close(fig)
     return path
 
