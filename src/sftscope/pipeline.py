@@ -169,9 +169,10 @@ def _stage_evaluate(rd: RunDir, cond: Condition, data_files: dict[str, Path]) ->
     sources = ecfg.checkpoints or [str(rd.sub("checkpoints", cond.name))]
     refs = resolve_checkpoints(sources, base=base, run=cond.name)
     train_file = data_files.get(_variant_of(cond)) or rd.sub("data", f"{_variant_of(cond)}.jsonl")
-    if "countdown" in ecfg.benchmarks and "countdown" not in ecfg.exclude and Path(train_file).exists():
-        # Held-out Countdown items equal to a training problem (numbers and target) are dropped.
-        ecfg = ecfg.model_copy(update={"exclude": {**ecfg.exclude, "countdown": [str(train_file)]}})
+    drop = {b: [str(train_file)] for b in ecfg.benchmarks
+            if b.startswith("countdown") and b not in ecfg.exclude and Path(train_file).exists()}
+    if drop:  # held-out Countdown items equal to a training problem (numbers and target) are dropped
+        ecfg = ecfg.model_copy(update={"exclude": {**ecfg.exclude, **drop}})
     meta = {"condition": cond.name, **{k: v for k, v in cond.settings.items()}, "variant": cond.cfg.variant,
             "model": base, "in_domain": cond.cfg.in_domain, "source": cond.cfg.data.source}
     with rd.stage(key) as info:

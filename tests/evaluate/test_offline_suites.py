@@ -6,7 +6,7 @@ from sftscope.core.registry import BENCHMARKS
 from sftscope.evaluate.spec import DOMAINS, get_benchmark
 from sftscope.evaluate.sweep import SweepSettings, load_items
 
-SUITES = {"countdown": "puzzle", "rg_arithmetic": "arithmetic", "rg_algebra": "math", "rg_logic": "logic",
+SUITES = {"countdown": "puzzle", "countdown3": "puzzle", "rg_arithmetic": "arithmetic", "rg_algebra": "math", "rg_logic": "logic",
           "rg_algorithmic": "general"}
 
 
@@ -61,3 +61,21 @@ def test_source_override_reads_a_local_file(tmp_path):
     write_jsonl(f, [{"id": "p1", "numbers": [3, 8, 2], "target": 22}])
     [item] = load_items(get_benchmark("countdown"), SweepSettings(sources={"countdown": str(f)}))
     assert item["id"] == "p1" and item["target"] == 22 and "[3, 8, 2]" in item["question"]
+
+
+def test_countdown3_matches_the_organism_game_and_drops_training_problems(tmp_path):
+    from sftscope.core.io import write_jsonl
+    from sftscope.data.countdown import GeneratorSettings, generate_problems
+
+    items = get_benchmark("countdown3").load()
+    assert len(items) == 200
+    assert all(len(it["numbers"]) == 3 and max(it["numbers"]) <= 20 and 10 <= it["target"] <= 99 for it in items)
+    game = GeneratorSettings(numbers=3, max_value=20, target_min=10, target_max=99)
+    train = [{"numbers": list(p.numbers), "target": p.target} for p in generate_problems(1024, game, seed=0)]
+    write_jsonl(tmp_path / "train.jsonl", train)
+    kept = load_items(get_benchmark("countdown3"), SweepSettings(exclude={"countdown3": [str(tmp_path / "train.jsonl")]}))
+    seen = {(tuple(sorted(r["numbers"])), r["target"]) for r in train}
+    overlap = [it for it in items if (tuple(sorted(it["numbers"])), it["target"]) in seen]
+    assert overlap  # the small game's space is small: the exclusion has work to do
+    assert len(kept) == len(items) - len(overlap)
+    assert not {(tuple(sorted(it["numbers"])), it["target"]) for it in kept} & seen

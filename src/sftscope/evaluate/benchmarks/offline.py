@@ -22,14 +22,25 @@ RG_SEED = 20_250_101
 RG_PER_TASK = 50  # items per reasoning-gym task; each suite mixes its tasks in a fixed interleaved order
 
 
+# Generator settings per Countdown suite: the study's 4-number game, and the 3-number game with small
+# values that the CPU model organism is trained on (an in-domain suite must match the training game).
+_COUNTDOWN_GAMES = {
+    "countdown": {},
+    "countdown3": {"numbers": 3, "max_value": 20, "target_min": 10, "target_max": 99},
+}
+
+
 def load_countdown(spec: BenchmarkSpec, source: str | None = None) -> list[dict]:
-    """Held-out Countdown problems (4 numbers 1-100, targets 10-999, all numbers used).
+    """Held-out Countdown problems (``countdown``: 4 numbers 1-100, targets 10-999; ``countdown3``: 3 numbers
+    1-20, targets 10-99; all numbers used).
 
     ``source``: a local JSONL/JSON/parquet file of Countdown items (``numbers``, ``target``, optional ``id``)
     used instead of the generator.
     """
     from ...data.countdown import GeneratorSettings, generate_problems
     from ...data.rows import countdown_question
+
+    game = GeneratorSettings(**_COUNTDOWN_GAMES.get(spec.name, {}))
 
     if source:
         from ...core.io import read_rows
@@ -38,7 +49,7 @@ def load_countdown(spec: BenchmarkSpec, source: str | None = None) -> list[dict]
                     for r in read_rows(source)]
     else:
         problems = [(p.id, list(p.numbers), p.target, p.use_all)
-                    for p in generate_problems(COUNTDOWN_SIZE, GeneratorSettings(), seed=COUNTDOWN_HELDOUT_SEED)]
+                    for p in generate_problems(COUNTDOWN_SIZE, game, seed=COUNTDOWN_HELDOUT_SEED)]
     return [{"id": str(pid or f"countdown-{i}"), "question": countdown_question(nums, target, use_all),
              "numbers": [int(x) for x in nums], "target": target, "use_all": use_all}
             for i, (pid, nums, target, use_all) in enumerate(problems)]
@@ -70,6 +81,10 @@ def _rg_item(task: str, index: int, entry: dict[str, Any]) -> dict:
 register_benchmark(BenchmarkSpec(
     name="countdown", domain="puzzle", version="1", loader=load_countdown, scorer="countdown",
     description=f"{COUNTDOWN_SIZE} held-out Countdown problems (4 numbers, seed {COUNTDOWN_HELDOUT_SEED})",
+    tags=("offline",)))
+register_benchmark(BenchmarkSpec(
+    name="countdown3", domain="puzzle", version="1", loader=load_countdown, scorer="countdown",
+    description=f"{COUNTDOWN_SIZE} held-out 3-number Countdown problems (values 1-20, targets 10-99; the organism's game)",
     tags=("offline",)))
 
 _RG_SUITES = {
