@@ -175,3 +175,22 @@ def test_unknown_benchmark_and_no_checkpoints(tmp_path):
         _sweep(tmp_path / "r.sqlite", benches=("fake_aa",))
     with pytest.raises(SftscopeError, match="no checkpoints"):
         _sweep(tmp_path / "r.sqlite", ckpts=[])
+
+
+def test_base_shared_by_two_runs_is_generated_once_and_stored_under_both(tmp_path):
+    db = tmp_path / "r.sqlite"
+    base = [CheckpointRef("a/step0", "a", 0, "/m/base")]
+    first = run_sweep(base, ["fake_a"], SETTINGS, db, run="cond-a", progress=False)
+    FakeBackend.calls.clear()
+    second = run_sweep(base, ["fake_a"], SETTINGS, db, run="cond-b", progress=False)
+    assert _sent() == 0  # the same model, prompts, settings and seeds: copied, not regenerated
+    assert [a["mean"] for a in second] == [a["mean"] for a in first]
+    with ResultsStore(db) as s:
+        df = s.samples_frame()
+        assert sorted(df["run"].unique()) == ["cond-a", "cond-b"]
+        b = df[df["run"] == "cond-b"]
+        assert len(b) == 20 and all("reused_from" in d for d in b["details"])
+    # a different model at the same step is never taken for the shared one
+    FakeBackend.calls.clear()
+    run_sweep([CheckpointRef("c/step0", "c", 0, "/m/other")], ["fake_a"], SETTINGS, db, run="cond-c", progress=False)
+    assert _sent() == 20

@@ -137,12 +137,14 @@ class ResultsStore(SqliteFile):
         cols = SAMPLE_COLUMNS if with_text else tuple(c for c in SAMPLE_COLUMNS if c not in ("response", "details"))
         out: list[dict] = []
         for r in self.select_in(f"SELECT {', '.join(cols)} FROM samples WHERE key IN ({{}})", keys):
-            row = dict(zip(cols, r))
-            for c in ("params", "details"):
-                if isinstance(row.get(c), str):
-                    row[c] = json.loads(row[c]) if row[c] else {}
-            out.append(row)
+            out.append(_decode(dict(zip(cols, r))))
         return out
+
+    def unit_rows(self, checkpoint_id: str, benchmark: str, version: str) -> list[dict]:
+        """Every stored sample of one (checkpoint, benchmark version), as dicts with JSON fields decoded."""
+        cur = self.conn.execute(f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples WHERE checkpoint_id = ? "
+                                "AND benchmark = ? AND version = ?", (checkpoint_id, benchmark, version))
+        return [_decode(dict(zip(SAMPLE_COLUMNS, r))) for r in cur]
 
     def count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
@@ -181,6 +183,13 @@ class ResultsStore(SqliteFile):
         df = pd.read_sql_query("SELECT * FROM runs ORDER BY run", self.conn)
         df["meta"] = df["meta"].map(lambda s: json.loads(s) if s else {})
         return df
+
+
+def _decode(row: dict) -> dict:
+    for c in ("params", "details"):
+        if isinstance(row.get(c), str):
+            row[c] = json.loads(row[c]) if row[c] else {}
+    return row
 
 
 def _sql_value(v):

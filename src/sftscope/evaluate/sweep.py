@@ -13,6 +13,7 @@ How determinism and resumption fit together:
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -149,13 +150,60 @@ def run_sweep(checkpoints: Iterable[CheckpointRef], benchmarks: Iterable[str], s
         for c in ckpts:
             store.upsert_checkpoint(c.id, c.run, c.step, c.path, c.meta)
             plans.extend(plan_unit(c, c.run, s, items[s.name], settings, store) for s in specs)
+        reused = reuse_across_runs(store, plans)
         todo = [p for p in plans if p.pending]
         total = sum(p.pending for p in plans)
+        if reused:
+            print(f"sweep: reused {reused} identical sample(s) stored under other runs (same model, prompt, "
+                  "settings and seed)", file=sys.stderr)
         print(f"sweep: {len(ckpts)} checkpoint(s) x {len(specs)} benchmark(s); {total} of "
               f"{sum(len(b) for p in plans for b in p.batches)} samples to generate", file=sys.stderr)
         if todo:
             make_executor(executor, progress).run(todo, lambda plan, rows: store.add_samples(rows))
         return [aggregate_unit(store, p, settings.n_boot, settings.seed) for p in plans]
+
+
+def reuse_across_runs(store: ResultsStore, plans: list[UnitPlan]) -> int:
+    """Copy samples that another run already generated for the very same request.
+
+    Conditions of one study share their base model (step 0 of every sweep), so its samples would otherwise
+    be generated once per condition. A stored row is reused only when the model path and step, benchmark
+    version, item, sample index, prompt hash and sampling settings (seed and backend included) are all
+    equal; the copy gets this run's key and records where it came from. Returns the number of rows copied.
+    """
+    copied = 0
+    for plan in plans:
+        if not plan.pending:
+            continue
+        donors = [r[0] for r in store.conn.execute(
+            "SELECT checkpoint_id FROM checkpoints WHERE path = ? AND step = ? AND checkpoint_id != ?",
+            (plan.checkpoint.path, plan.checkpoint.step, plan.checkpoint.id))]
+        if not donors:
+            continue
+        found = {}
+        for donor in donors:
+            for row in store.unit_rows(donor, plan.benchmark, plan.version):
+                found.setdefault((row["item_id"], row["sample_idx"], row["prompt_hash"],
+                                  json.dumps(row["params"], sort_keys=True)), row)
+        base_params = {**plan.params.as_dict(), "backend": plan.backend}
+        rows, batches = [], []
+        for batch in plan.batches:
+            new_batch = []
+            for r in batch:
+                item_id = str(plan.items[r.item_index]["id"])
+                want = json.dumps({**base_params, "seed": r.seed}, sort_keys=True)
+                hit = None if r.cached else found.get((item_id, r.sample_idx, r.prompt_hash, want))
+                if hit is not None:
+                    rows.append({**hit, "key": r.key, "run": plan.run, "checkpoint_id": plan.checkpoint.id,
+                                 "details": {**(hit["details"] or {}), "reused_from": hit["key"]}})
+                    r = replace(r, cached=True)
+                new_batch.append(r)
+            batches.append(new_batch)
+        if rows:
+            store.add_samples(rows)
+            plan.batches = batches
+            copied += len(rows)
+    return copied
 
 
 def aggregate_unit(store: ResultsStore, plan: UnitPlan, n_boot: int, seed: int) -> dict:
