@@ -130,3 +130,17 @@ def test_materialize_offline_error(monkeypatch):
     monkeypatch.setattr(ck, "_hub_api", lambda: FakeHub([], fail=True))
     with pytest.raises(SftscopeError, match="downloading a/b/step1 failed"):
         ck.materialize(ref)
+
+
+def test_registered_model_name_as_base_resolves_to_its_folder(tmp_path, monkeypatch):
+    from sftscope.core.registry import MODELS
+    from sftscope.evaluate.checkpoints import resolve_checkpoints
+
+    folder = tmp_path / "tiny-base"
+    folder.mkdir()
+    MODELS.register("unit-test-base", lambda: folder, overwrite=True)
+    try:
+        [ref] = resolve_checkpoints([], base="organism:unit-test-base", run="r")
+        assert ref.step == 0 and ref.path == str(folder.resolve())
+    finally:
+        MODELS._entries.pop("unit-test-base", None)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..core.errors import SftscopeError
+from ..core.models import resolve_registered
 
 _STEP_RE = re.compile(r"^(?:checkpoint|global_step|step)[-_]?(\d+)$")
 _MODEL_FILES = ("config.json", "adapter_config.json")
@@ -180,6 +181,7 @@ def resolve_checkpoints(args: list[str], base: str | None = None, run: str | Non
         refs = [replace(r, run=run, id=f"{run}/step{r.step}") for r in refs]
     if base:
         base_run = run or (refs[0].run if refs else Path(base).name or base)
+        base = resolve_registered(base)  # organism:<name> -> its packaged folder
         path = str(Path(base).resolve()) if Path(base).exists() else base
         refs.append(CheckpointRef(id=f"{base_run}/step0", run=base_run, step=0, path=path, meta={"base": True}))
     seen: dict[str, CheckpointRef] = {}

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..core.config import dump_yaml
 from ..core.errors import ConfigError, SftscopeError
 from ..core.io import atomic_write_text
+from ..core.models import REGISTERED_PREFIX, resolve_registered
 from .checkpoints import (check_same_run, checkpoint_steps, completed, last_resumable, make_save_callback, read_meta,
                           training_hash)
 from .config import TrainConfig
@@ -40,10 +41,8 @@ class Prepared:
 
 def resolve_model(model: str) -> str:
     """``organism:<name>`` -> its local folder; a local path must exist; anything else is taken as an HF id."""
-    if model.startswith("organism:"):
-        from ..core.registry import MODELS
-
-        return str(MODELS.get(model.split(":", 1)[1])())
+    if model.startswith(REGISTERED_PREFIX):
+        return resolve_registered(model)
     p = Path(model).expanduser()
     if p.exists():
         if not (p / "config.json").is_file():
