@@ -80,24 +80,26 @@ def run_pipeline(cfg: RunConfig, only: list[str] | None = None, force: list[str]
     stages = [s for s in STAGES if s in cfg.stages and (not only or s in only)]
     rd = RunDir(Path(cfg.runs_dir) / cfg.name)
     rd.init(config_yaml=dump_yaml(cfg), config_hash=config_hash(cfg))
-    for s in force or []:
-        rd.update_stage(s, status="forced")
+    for key in rd.load_manifest().get("stages", {}):
+        if any(key == f or key.startswith(f + ":") for f in force or []):
+            rd.update_stage(key, status="forced")
     conditions = expand_conditions(cfg)
     t0 = time.time()
     _echo(f"[sftscope] run {cfg.name}: {len(conditions)} condition(s), stages {', '.join(stages)} -> {rd.path}")
     data_files: dict[str, Path] = {}
     if "data" in stages:
         data_files = _stage_data(rd, cfg, conditions)
-    ckpts: dict[str, list[Path]] = {}
     if "train" in stages:
         for cond in conditions:
-            ckpts[cond.name] = _stage_train(rd, cond, data_files)
+            _stage_train(rd, cond, data_files)
+    # Analysis and report depend on the whole store: they rerun whenever any sweep computed something.
+    swept = False
     if "evaluate" in stages:
         for cond in conditions:
-            _stage_evaluate(rd, cond, data_files)
-    if "analyze" in stages:
+            swept |= _stage_evaluate(rd, cond, data_files)
+    if "analyze" in stages and (swept or not _skip(rd, "analyze")):
         _stage_analyze(rd, cfg)
-    if "report" in stages:
+    if "report" in stages and (swept or not _skip(rd, "report")):
         _stage_report(rd, cfg)
     _echo(f"[sftscope] done in {time.time() - t0:.0f}s")
     report = rd.sub("report", "index.html")
@@ -106,11 +108,11 @@ def run_pipeline(cfg: RunConfig, only: list[str] | None = None, force: list[str]
     return rd.path
 
 
-def _skip(rd: RunDir, key: str) -> bool:
-    if rd.is_done(key):
+def _skip(rd: RunDir, key: str, outputs: list[Path] = ()) -> bool:
+    """True (and says so) when ``key`` finished earlier for this config and its ``outputs`` still exist."""
+    if rd.is_done(key) and all(Path(p).exists() for p in outputs):
         _echo(f"[sftscope] {key}: done earlier, skipped")
         return True
-    _echo(f"[sftscope] {key}: running")
     return False
 
 
@@ -128,8 +130,9 @@ def _stage_data(rd: RunDir, cfg: RunConfig, conditions: list[Condition]) -> dict
     expected = {v: out_dir / f"{v}.{ext}" for v in variants}
     if data_cfg.path:  # user-supplied rows: nothing to build
         return {v: Path(data_cfg.path) for v in variants}
-    if _skip(rd, "data") and all(p.exists() for p in expected.values()):
+    if _skip(rd, "data", list(expected.values())):
         return expected
+    _echo("[sftscope] data: running")
     with rd.stage("data") as info:
         files = data_stage.run(data_cfg, out_dir)
         info["files"] = {k: str(v) for k, v in files.items()}
@@ -157,14 +160,16 @@ def _stage_train(rd: RunDir, cond: Condition, data_files: dict[str, Path]) -> li
     return list(paths)
 
 
-def _stage_evaluate(rd: RunDir, cond: Condition, data_files: dict[str, Path]) -> None:
+def _stage_evaluate(rd: RunDir, cond: Condition, data_files: dict[str, Path]) -> bool:
+    """Sweep one condition's base and checkpoints; returns False when skipped as done."""
     from .evaluate import stage as eval_stage
     from .evaluate.checkpoints import resolve_checkpoints
 
     ecfg = cond.cfg.eval
     key = f"evaluate:{cond.name}"
-    if _skip(rd, key):
-        return
+    if _skip(rd, key, [rd.sub("results.sqlite")]):
+        return False
+    _echo(f"[sftscope] {key}: running")
     base = ecfg.base or (cond.cfg.train.model if cond.cfg.train else None)
     sources = ecfg.checkpoints or [str(rd.sub("checkpoints", cond.name))]
     refs = resolve_checkpoints(sources, base=base, run=cond.name)
@@ -178,6 +183,7 @@ def _stage_evaluate(rd: RunDir, cond: Condition, data_files: dict[str, Path]) ->
     with rd.stage(key) as info:
         aggs = eval_stage.run(ecfg, refs, rd.sub("results.sqlite"), run=cond.name, run_meta=meta)
         info["units"] = len(aggs)
+    return True
 
 
 def _stage_analyze(rd: RunDir, cfg: RunConfig) -> None:
@@ -205,7 +211,8 @@ def register(app) -> None:
         overrides: Optional[List[str]] = typer.Argument(None, help="key.sub=value overrides"),
         quick: bool = typer.Option(False, "--quick", help="the small CI profile (configs/quick.yaml)"),
         only: Optional[str] = typer.Option(None, "--only", help="comma-separated stages to run"),
-        force: Optional[str] = typer.Option(None, "--force", help="comma-separated stages to rerun even if done"),
+        force: Optional[str] = typer.Option(None, "--force", help="comma-separated stages to rerun even if done "
+                                            "(stored samples are keyed by checkpoint name: after retraining, use a new run name)"),
         runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help="parent folder of run directories"),
     ):
         """Run the whole study from one config: data, train, evaluate, analyze, report (finished stages are skipped)."""
