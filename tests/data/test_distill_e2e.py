@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -128,13 +127,11 @@ def test_teacher_without_chat_template(teacher, rg_questions, tmp_path):
     (bare / "tokenizer_config.json").write_text(json.dumps(cfg))
     for f in bare.glob("chat_template*"):
         f.unlink()
-    try:
-        rep = distill(str(rg_questions), str(bare), "hf", 1, tmp_path / "bare.jsonl", max_new_tokens=4,
-                      decontaminate=False)
-    except SftscopeError as e:  # the backend accepts no fallback template: one clear message, no traceback
-        assert "no chat template" in str(e) and "fallback" in str(e)
-    else:
-        assert rep["chat_template"].startswith("missing") and rep["samples"]["generated"] == 6
+    # The run goes on with the plain-text fallback template, and the report and card say so.
+    rep = distill(str(rg_questions), str(bare), "hf", 1, tmp_path / "bare.jsonl", max_new_tokens=4,
+                  decontaminate=False)
+    assert rep["chat_template"].startswith("missing") and rep["samples"]["generated"] == 6
+    assert "plain-text fallback" in rep["chat_template"]
 
 
 class _ChatServer:

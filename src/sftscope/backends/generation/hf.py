@@ -70,7 +70,7 @@ class HFBackend:
 
     def __init__(self, model: str | Path, device: str | None = None, dtype: str | torch.dtype | None = None,
                  batch_size: int = 16, base_model: str | None = None, trust_remote_code: bool = False,
-                 **_: Any):
+                 chat_template: str | None = None, **_: Any):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.model_path = str(model)
@@ -98,9 +98,13 @@ class HFBackend:
         self.tokenizer.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        if chat_template and not getattr(self.tokenizer, "chat_template", None):
+            # Only a tokenizer without one gets the caller's fallback: a model's own template always wins.
+            self.tokenizer.chat_template = chat_template
         if not getattr(self.tokenizer, "chat_template", None):
             raise SftscopeError(f"hf backend: the tokenizer of {self.model_path} has no chat template; "
-                                "the protocol applies one to every prompt. Use an instruct/chat tokenizer.")
+                                "the protocol applies one to every prompt. Use an instruct/chat tokenizer, "
+                                "or pass chat_template=... (a Jinja string) as a backend argument.")
         self.eos_ids = self._eos_ids()
 
     def _load_adapter(self, adapter_cfg: Path, base_model: str | None, trust_remote_code: bool):
