@@ -11,7 +11,6 @@ pytest.importorskip("transformers")
 pytest.importorskip("reasoning_gym")
 
 from sftscope.cli import main  # noqa: E402
-from sftscope.core.errors import SftscopeError  # noqa: E402
 from sftscope.core.io import read_jsonl, read_parquet, write_jsonl  # noqa: E402
 from sftscope.scoring.base import ScoreResult, Verdict  # noqa: E402
 
