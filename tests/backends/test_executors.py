@@ -109,3 +109,19 @@ def test_ray_executor_matches_local_on_a_local_ray_instance(tiny_model_dir, tmp_
     q = "SELECT key, response, verdict FROM samples ORDER BY key"
     assert sqlite3.connect(tmp_path / "ray.sqlite").execute(q).fetchall() == \
         sqlite3.connect(tmp_path / "local.sqlite").execute(q).fetchall()
+
+
+@pytest.mark.parametrize("cluster_gpus,num_gpus,backend_kwargs,expected", [
+    (0, None, {"tensor_parallel_size": 4}, 0.0),   # CPU cluster: no GPU reservation
+    (8, None, {}, 1.0),                            # one GPU per unit
+    (8, None, {"tensor_parallel_size": 4}, 4.0),   # a tensor-parallel group per unit
+    (8, 0.5, {"tensor_parallel_size": 4}, 0.5),    # an explicit setting wins
+])
+def test_ray_gpus_per_unit(cluster_gpus, num_gpus, backend_kwargs, expected):
+    from types import SimpleNamespace
+
+    from sftscope.backends.executors.ray import RayExecutor
+
+    fake_ray = SimpleNamespace(cluster_resources=lambda: {"GPU": cluster_gpus})
+    plan = SimpleNamespace(backend_kwargs=backend_kwargs)
+    assert RayExecutor(num_gpus=num_gpus)._gpus_per_unit(fake_ray, plan) == expected

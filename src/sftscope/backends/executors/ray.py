@@ -46,18 +46,23 @@ class RayExecutor:
         self.address = address
         self.max_retries = max_retries
 
-    def _gpus_per_unit(self, ray) -> float:
+    def _gpus_per_unit(self, ray, plan: Any = None) -> float:
+        """GPUs one unit reserves: ``num_gpus`` if set; else, on a GPU cluster, the unit's tensor-parallel
+        group (``tensor_parallel_size`` in its backend arguments, e.g. vLLM TP=4 takes 4 GPUs) or one GPU."""
         if self.num_gpus is not None:
             return float(self.num_gpus)
-        return 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+        if ray.cluster_resources().get("GPU", 0) <= 0:
+            return 0.0
+        kwargs = getattr(plan, "backend_kwargs", None) or {}
+        return float(max(1, int(kwargs.get("tensor_parallel_size", 1) or 1)))
 
     def run(self, plans: Sequence[Any], sink: Callable[[Any, list[dict]], Any]) -> None:
         ray = _import_ray()
         if not ray.is_initialized():
             ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
-        remote = ray.remote(num_returns="streaming")(_unit_rows).options(
-            num_gpus=self._gpus_per_unit(ray), num_cpus=self.num_cpus, max_retries=self.max_retries)
-        gens = {remote.remote(p): p for p in plans}
+        remote = ray.remote(num_returns="streaming")(_unit_rows)
+        gens = {remote.options(num_gpus=self._gpus_per_unit(ray, p), num_cpus=self.num_cpus,
+                               max_retries=self.max_retries).remote(p): p for p in plans}
         bar = _bar(sum(p.pending for p in plans), self.progress)
         try:
             while gens:
