@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Literal, Sequence
 
 from ..core.errors import DataError
+from .config import CountdownOptions
 
 SearchOrder = Literal["random", "greedy", "sequential"]
 SEARCH_ORDERS = ("random", "greedy", "sequential")
@@ -202,16 +203,24 @@ def solve(numbers: Sequence[int], target: int, *, use_all: bool = True, allow_fr
 # Generator
 # ----------------------------------------------------------------------------------------------
 
+_OPTS = CountdownOptions()  # the config section holds the one copy of the game's defaults
+
+
 @dataclass(frozen=True)
 class GeneratorSettings:
-    numbers: int = 4
-    min_value: int = 1
-    max_value: int = 100
-    target_min: int = 10
-    target_max: int = 999
-    use_all: bool = True
-    allow_fractions: bool = False
-    distinct_numbers: bool = True
+    numbers: int = _OPTS.numbers
+    min_value: int = _OPTS.min_value
+    max_value: int = _OPTS.max_value
+    target_min: int = _OPTS.target_min
+    target_max: int = _OPTS.target_max
+    use_all: bool = _OPTS.use_all
+    allow_fractions: bool = _OPTS.allow_fractions
+    distinct_numbers: bool = _OPTS.distinct_numbers
+
+    @classmethod
+    def from_options(cls, opts: CountdownOptions) -> "GeneratorSettings":
+        """The generator's settings from a ``data.countdown`` config section."""
+        return cls(**{f: getattr(opts, f) for f in cls.__dataclass_fields__})
 
     def check(self) -> None:
         """Reject impossible requests up front, naming the setting and the fix."""

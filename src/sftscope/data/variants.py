@@ -24,9 +24,7 @@ COUNTDOWN_VARIANTS = ("cot", "nocot", "unverified", "short")
 
 def settings_from(opts) -> GeneratorSettings:
     """GeneratorSettings from a ``CountdownOptions`` config section."""
-    return GeneratorSettings(numbers=opts.numbers, min_value=opts.min_value, max_value=opts.max_value,
-                             target_min=opts.target_min, target_max=opts.target_max, use_all=opts.use_all,
-                             allow_fractions=opts.allow_fractions, distinct_numbers=opts.distinct_numbers)
+    return GeneratorSettings.from_options(opts)
 
 
 def _row(problem: Problem, response: str, expr: str, variant: str, scorer, meta: dict) -> dict:
