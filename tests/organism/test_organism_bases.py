@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from sftscope.core.models import resolve_registered
+
 from sftscope.core.errors import SftscopeError
 from sftscope.core.registry import MODELS
 from sftscope.organism import models
@@ -114,9 +116,9 @@ def test_small_base_answers_in_the_protocol_format(loaded):
     ("/some/local/path", "/some/local/path"),
 ])
 def test_resolve_model(ref, expected):
-    assert models.resolve_model(ref) == expected
+    assert resolve_registered(ref) == expected
 
 
 def test_resolve_model_suggests_on_a_typo():
     with pytest.raises(SftscopeError, match="organism-small"):
-        models.resolve_model("organism:organism-smal")
+        resolve_registered("organism:organism-smal")

@@ -35,16 +35,3 @@ def small() -> str:
 def large() -> str:
     """Path of the large base (about 2.8M parameters)."""
     return base_path("organism-large")
-
-
-def resolve_model(ref: str) -> str:
-    """``organism:<name>`` -> the packaged folder of that base; any other reference is returned unchanged.
-
-    One place for every stage (train, evaluate, probes) to turn a config's model reference into
-    something ``from_pretrained`` loads; unknown organism names get the registry's did-you-mean error.
-    """
-    if not isinstance(ref, str) or not ref.startswith("organism:"):
-        return ref
-    from ..core.registry import MODELS
-
-    return str(MODELS.get(ref.split(":", 1)[1])())
