@@ -32,6 +32,11 @@ def test_every_stage_writes_its_files(quick_run):
         assert meta["step"] == 24 and meta["tokens_seen"] > 0
     for name in ("trajectories", "patterns", "lengths", "behaviours", "safety", "conditions", "summary"):
         assert (quick_run / "analysis" / f"{name}.json").is_file()
+    probes = json.loads((quick_run / "analysis" / "probes" / "probe_summary.json").read_text())["summary"]
+    # base + 3 checkpoints x 2 conditions, each scoring held-out cot and unverified traces
+    assert len(probes) == 7 * 2 and {p["ref_set"] for p in probes} == {"cot", "unverified"}
+    nll = {(p["checkpoint"], p["ref_set"]): p["mean_nll"] for p in probes}
+    assert nll[("cot/step24", "cot")] < nll[("organism-small/base", "cot")]  # SFT on cot traces fits held-out ones
     html = (quick_run / "report" / "index.html").read_text()
     assert "data:image/png;base64," in html and "http://" not in html.split("<body", 1)[1][:200]
     assert (quick_run / "report" / "report.md").is_file()

@@ -98,6 +98,8 @@ def run_pipeline(cfg: RunConfig, only: list[str] | None = None, force: list[str]
         for cond in conditions:
             swept |= _stage_evaluate(rd, cond, data_files)
     if "analyze" in stages and (swept or not _skip(rd, "analyze")):
+        if cfg.analyze.probe_rows and cfg.data.source == "countdown" and not cfg.data.path:
+            _stage_probe(rd, cfg, conditions, data_files)
         _stage_analyze(rd, cfg)
     if "report" in stages and (swept or not _skip(rd, "report")):
         _stage_report(rd, cfg)
@@ -184,6 +186,35 @@ def _stage_evaluate(rd: RunDir, cond: Condition, data_files: dict[str, Path]) ->
         aggs = eval_stage.run(ecfg, refs, rd.sub("results.sqlite"), run=cond.name, run_meta=meta)
         info["units"] = len(aggs)
     return True
+
+
+def _stage_probe(rd: RunDir, cfg: RunConfig, conditions: list[Condition], data_files: dict[str, Path]) -> None:
+    """Log-prob probes: held-out verified (``cot``) and wrong (``unverified``) traces of problems no condition
+    trained on, scored under every base and checkpoint (written to ``analysis/probes/``)."""
+    from .analyze import logprobs
+    from .core.io import read_rows
+    from .core.models import resolve_registered
+    from .data import stage as data_stage
+
+    _echo("[sftscope] probe: running")
+    ref_dir = rd.sub("data", "probe")
+    held = cfg.data.model_copy(update={"n": cfg.analyze.probe_rows * 4, "seed": cfg.data.seed + 7919,
+                                       "variants": ["cot", "unverified"], "format": "jsonl"})
+    files = data_stage.run(held, ref_dir)
+    trained = {r["id"] for p in data_files.values() if Path(p).exists() for r in read_rows(p)}
+    refs = {}
+    for variant in ("cot", "unverified"):
+        rows = [r for r in read_rows(files[variant]) if r["id"] not in trained]
+        refs[variant] = rows[:cfg.analyze.probe_rows]
+    ckpts, bases = [], {}
+    for cond in conditions:
+        model = cond.cfg.eval.base or (cond.cfg.train.model if cond.cfg.train else None)
+        if model and model not in bases:
+            bases[model] = logprobs.Checkpoint(f"{_label(model)}/base", 0, Path(resolve_registered(model)))
+        steps = sorted((int(m.group(1)), d) for d in rd.sub("checkpoints", cond.name).glob("checkpoint-*")
+                       if (m := re.fullmatch(r"checkpoint-(\d+)", d.name)) and (d / "config.json").exists())
+        ckpts.extend(logprobs.Checkpoint(f"{cond.name}/step{step}", step, d) for step, d in steps)
+    logprobs.probe([*bases.values(), *ckpts], refs, rd.sub("analysis", "probes"), progress=_echo)
 
 
 def _stage_analyze(rd: RunDir, cfg: RunConfig) -> None:

@@ -25,6 +25,8 @@ class AnalyzeConfig(StrictModel):
     use_ci: bool = False
     in_domain: list[str] | None = Field(None, description="domains counted in-domain (default: from the training data)")
     seed: int = Field(0, description="bootstrap seed (results are reproducible for a given seed)")
+    probe_rows: int = Field(0, ge=0, description="`sftscope run`: score this many held-out cot and unverified "
+                            "traces under every checkpoint (log-prob probes; 0 = off)")
     behaviour_max_per_cell: int | None = Field(
         400, ge=1, description="responses tagged per (run, step, domain), seeded sample; null = all "
         "(the rule tagger reads ~100 us per sentence: a full sweep of long traces takes hours)")
