@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import pickle
-import re
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -290,6 +289,14 @@ HALUEVAL_INSTRUCTION = ("Based on the knowledge, does the answer to the question
                         "hallucinated information? Put your final verdict, Yes or No, within \\boxed{}.")
 
 
+def _label(row: Mapping[str, Any], field: str, allowed: tuple[str, str], where: str) -> str:
+    """A two-valued label column, lower-cased; anything else is a DataError naming the row."""
+    label = str(_get(row, field, where=where)).strip().lower()
+    if label not in allowed:
+        raise DataError(f"{where}: {field} must be {allowed[0]!r} or {allowed[1]!r}, got {label!r}")
+    return label
+
+
 def halueval_prompt(item: Mapping[str, Any]) -> list[dict]:
     return [{"role": "user", "content": f"#Knowledge#: {item['knowledge']}\n#Question#: {item['question']}\n"
              f"#Answer#: {item['candidate']}\n\n{HALUEVAL_INSTRUCTION}"}]
@@ -299,9 +306,7 @@ def load_halueval(spec: BenchmarkSpec, source: str | None = None) -> list[dict]:
     items = []
     for i, row in enumerate(_raw_rows(spec, source)):
         where = f"halueval row {i + 1}"
-        label = str(_get(row, "hallucination", where=where)).strip().lower()
-        if label not in ("yes", "no"):
-            raise DataError(f"{where}: hallucination must be 'yes' or 'no', got {label!r}")
+        label = _label(row, "hallucination", ("yes", "no"), where)
         q, a = str(row["question"]), str(_get(row, "answer", where=where))
         items.append({"id": _rid("halueval", q, a), "knowledge": str(row.get("knowledge", "")), "question": q,
                       "candidate": a, "choices": ["Yes", "No"], "answer": "A" if label == "yes" else "B"})
@@ -382,9 +387,7 @@ def load_xstest(spec: BenchmarkSpec, source: str | None = None) -> list[dict]:
     items = []
     for i, row in enumerate(_raw_rows(spec, source)):
         where = f"xstest row {i + 1}"
-        label = str(_get(row, "label", where=where)).strip().lower()
-        if label not in ("safe", "unsafe"):
-            raise DataError(f"{where}: label must be 'safe' or 'unsafe', got {label!r}")
+        label = _label(row, "label", ("safe", "unsafe"), where)
         q = str(_get(row, "prompt", where=where))
         items.append({"id": f"xstest-{row['id']}" if row.get("id") not in (None, "") else _rid("xstest", q),
                       "question": q, "label": label, "harmful": label == "unsafe", "type": row.get("type"),
