@@ -133,15 +133,29 @@ def probes(summary: list[dict], out: Path) -> Path | None:
     rows = [r for r in summary if r.get("step") is not None]
     if not rows:
         return None
+    # One line per (run, reference set): checkpoint ids are "<run>/step<N>" (or a single run's plain names),
+    # and steps of different runs must never be joined into one line. With several runs only the mean NLL is
+    # drawn (one style per reference set); a single run also gets its think and answer NLL.
+    def run_of(r):
+        return str(r.get("checkpoint", "")).split("/", 1)[0] if "/" in str(r.get("checkpoint", "")) else ""
+
+    runs = sorted({run_of(r) for r in rows})
     sets = sorted({r["ref_set"] for r in rows})
-    col = _colors(sets)
+    col = _colors(runs if len(runs) > 1 else sets)
+    keys = (("mean_nll", "-"), ("think_nll", "--"), ("answer_nll", ":")) if len(runs) == 1 else (("mean_nll", None),)
+    set_styles = dict(zip(sets, ("-", "--", ":", "-.")))
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for s in sets:
-        rs = sorted((r for r in rows if r["ref_set"] == s), key=lambda r: r["step"])
-        x = [r["step"] for r in rs]
-        for key, ls in (("mean_nll", "-"), ("think_nll", "--"), ("answer_nll", ":")):
-            ys = [r.get(key) if r.get(key) is not None else float("nan") for r in rs]
-            ax.plot(x, ys, ls, marker="o", ms=3, color=col[s], label=f"{s} {key.split('_')[0]}")
+    for run in runs:
+        for s in sets:
+            rs = sorted((r for r in rows if r["ref_set"] == s and run_of(r) == run), key=lambda r: r["step"])
+            if not rs:
+                continue
+            x = [r["step"] for r in rs]
+            for key, ls in keys:
+                ys = [r.get(key) if r.get(key) is not None else float("nan") for r in rs]
+                label = f"{s} {key.split('_')[0]}" if len(runs) == 1 else f"{run} {s}"
+                ax.plot(x, ys, ls or set_styles.get(s, "-"), marker="o", ms=3,
+                        color=col[run if len(runs) > 1 else s], label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("NLL (nats/token)")
     ax.grid(alpha=0.3)

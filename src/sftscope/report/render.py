@@ -146,7 +146,7 @@ def render_markdown(title: str, m: dict, figures: list[dict], out_dir: Path) -> 
     for t in tables(m):
         lines += [f"## {t['title']}", "", "| " + " | ".join(t["headers"]) + " |", "|" + "---|" * len(t["headers"])]
         lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in t["rows"]]
-        lines += ([f"", f"_{t['note']}_"] if t.get("note") else []) + [""]
+        lines += (["", f"_{t['note']}_"] if t.get("note") else []) + [""]
     lines += ["## Figures", ""]
     for f in figures:
         lines.append(f"![{f['title']}]({os.path.relpath(f['path'], out_dir)})" if f["path"] else f"_{f['title']}: no data._")
