@@ -1,14 +1,20 @@
 """Training throughput: non-padding tokens/s and MFU, sftscope's configuration vs a baseline, same run.
 
 GPU mode (default): a random-init Qwen3-1.7B-shaped model (hidden 2048, 28 layers, 16 heads, 8 KV heads,
-head dim 128, vocab 151,936) on a long-CoT length mix (1k-8k tokens, log-uniform), bf16 weights, fused AdamW:
-  (a) plain transformers: padded batches of 4 sequences, the model's own loss (full logits), SDPA;
-  (b) sftscope: the same 4 sequences per optimizer step, collated padding-free by ``sftscope.train.collate``
-      (one flat row + position_ids; varlen flash attention when ``flash_attn`` is importable, otherwise one
-      sequence per micro-batch with causal SDPA), the LM head fused with the loss (Liger's fused linear
-      cross-entropy when ``liger_kernel`` is importable, else a chunked, recomputed cross-entropy), and gradient
-      checkpointing only when the run does not fit without it.
-Needs only torch + transformers (+ liger_kernel / flash_attn when present): no trl, no datasets.
+head dim 128, vocab 151,936) on a long-CoT length mix (1k-8k tokens, log-uniform), 4 sequences per optimizer step:
+  (a) baseline_padded: plain transformers, bf16 weights, padded batches of 4, the model's own loss over full
+      logits, SDPA, fused AdamW (gradient checkpointing only if it does not fit without);
+  (b) sftscope: the real train stage (``sftscope.train.stage.build_trainer``: TRL's SFTTrainer with sftscope's
+      collator and accounting), exactly as ``sftscope train`` runs it: fp32 master weights with bf16 autocast,
+      fused AdamW, TRL's fused LM-head loss (no [tokens, vocab] logits), no padding (one flattened varlen row with
+      flash attention when ``flash_attn`` imports, else one sequence per micro-batch with causal SDPA), and
+      ``gradient_checkpointing: auto`` (a memory probe decides). Its own metrics.jsonl figures are reported beside
+      the benchmark's external timing;
+  (c) sftscope_bare_loop (``--configs`` to skip): the same batches and loss idea in a bare loop with bf16 weights
+      (Liger's fused linear cross-entropy when ``liger_kernel`` imports, else a chunked, recomputed one): the
+      trainer's overhead is (c) - (b).
+(a) needs torch + transformers; (b) also trl and datasets (``benchmarks/gpu_train.sh`` installs them from .whl/).
+The JSON is rewritten after each configuration, so a run cut short keeps what it measured.
 
 CPU ``--tiny`` mode: a tiny model trained through ``sftscope.train`` vs a bare TRL ``SFTTrainer`` call on the
 same rows and steps; prints both tokens/s and the ratio (must be >= 1.0: our layer must not cost speed).
@@ -152,8 +158,8 @@ def baseline_step(model, seqs: list[dict], collate):
     return stats, loss.detach()
 
 
-def sftscope_step(model, seqs: list[dict], collate, loss_fn, flash: bool):
-    """sftscope: padding-free micro-batches (all 4 sequences in one varlen row with flash attention, otherwise one
+def bare_loop_step(model, seqs: list[dict], collate, loss_fn, flash: bool):
+    """(c): padding-free micro-batches (all 4 sequences in one varlen row with flash attention, otherwise one
     sequence per micro-batch), loss fused with the LM head, token-mean over the step."""
     import torch
 
@@ -233,6 +239,80 @@ def run_with_memory_policy(name, make_model, steps, step_fn) -> dict:
     raise RuntimeError(f"[{name}] out of memory even with gradient checkpointing")
 
 
+def trainer_run(cfg, examples: list[dict], flash: bool, device: str, work: Path, warmup: int = 2) -> dict:
+    """(b): the real train stage on ``examples`` (4 per optimizer step, file order), timed after ``warmup`` steps."""
+    import gc
+
+    import torch
+    from transformers import TrainerCallback
+
+    from sftscope.testing import tiny_tokenizer
+    from sftscope.train.config import TrainConfig
+    from sftscope.train.recipes import resolve_schedule
+    from sftscope.train.stage import Prepared, build_trainer
+
+    model_dir = work / "random-init"
+    if not (model_dir / "config.json").is_file():
+        model = build_model(cfg, "sdpa", device)
+        model.save_pretrained(model_dir)  # bf16 on disk; the stage loads fp32 master weights from it
+        del model
+        gc.collect()
+        tiny_tokenizer(model_dir)  # only its pad id and files are used: the rows are token ids already
+    cuda = device.startswith("cuda")
+    n_steps = len(examples) // 4
+    tcfg = TrainConfig(model=str(model_dir), max_steps=n_steps, batch_size=4, micro_batch_size=4 if flash else 1,
+                       padding_free=flash, attn_implementation="flash_attention_2" if flash else "sdpa",
+                       lr=1e-5, weight_decay=0.01, scheduler="constant", warmup_ratio=0.0,
+                       optimizer="adamw_torch_fused" if cuda else "adamw_torch", precision="bf16" if cuda else "fp32",
+                       max_length=max(len(e["input_ids"]) for e in examples), data_order="fixed",
+                       save_final=False, logging_steps=1, gradient_checkpointing="auto")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    prep = Prepared(cfg=tcfg, model_path=str(model_dir), tokenizer=tok, examples=examples[: 4 * n_steps],
+                    schedule=resolve_schedule(tcfg, 4 * n_steps, 1), steps=[], source="synthetic")
+
+    class Steady(TrainerCallback):
+        def __init__(self):
+            self.t0 = self.t1 = None
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step in (warmup, state.max_steps):
+                _sync(device)
+                now = time.perf_counter()
+                if state.global_step == warmup:
+                    self.t0 = now
+                else:
+                    self.t1 = now
+
+    steady = Steady()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    trainer = build_trainer(prep, work / "out", tcfg.precision, progress=False, resume=None, extra_callbacks=[steady])
+    trainer.train()
+    timed = examples[4 * warmup: 4 * n_steps]
+    tokens = float(sum(len(e["input_ids"]) for e in timed))
+    sum_sq = float(sum(len(e["input_ids"]) ** 2 for e in timed))
+    rows = [r for r in trainer.metric_rows if r["step"] > warmup]
+    logged_seconds = sum((b["tokens_seen"] - a["tokens_seen"]) / b["tokens_per_second"]
+                         for a, b in zip(trainer.metric_rows[warmup - 1:], rows))
+    res = {"seconds": steady.t1 - steady.t0, "tokens": tokens, "slots": tokens, "sum_sq": sum_sq,
+           "sequences": len(timed), "tokens_per_second": tokens / (steady.t1 - steady.t0), "padding_fraction": 0.0,
+           "losses": [r["loss"] for r in trainer.metric_rows],
+           "trainer_logged": {"tokens_per_second": (rows[-1]["tokens_seen"] - trainer.metric_rows[warmup - 1]["tokens_seen"])
+                              / logged_seconds if logged_seconds else None,
+                              "mfu_mean": (sum(r["mfu"] for r in rows) / len(rows)) if rows and rows[0].get("mfu") else None,
+                              "padding_fraction_max": max(r["padding_fraction"] for r in rows) if rows else None},
+           "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+           "n_matmul": sum(m.weight.numel() for m in trainer.model.modules() if isinstance(m, torch.nn.Linear)),
+           **trainer.memory_decision.as_dict()}
+    del trainer
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    return res
+
+
 def gpu_main(args) -> dict:
     import importlib.util
 
@@ -252,30 +332,41 @@ def gpu_main(args) -> dict:
     measured = matmul_peak(device)
     padded = Collator(pad_token_id=0)
     flat = Collator(pad_token_id=0, padding_free=True)
-    results = {
-        "baseline_padded": run_with_memory_policy(
-            "baseline", lambda: build_model(cfg, "sdpa", device), steps, lambda m, s: baseline_step(m, s, padded)),
-        "sftscope": run_with_memory_policy(
-            "sftscope", lambda: build_model(cfg, "flash_attention_2" if flash else "sdpa", device), steps,
-            lambda m, s: sftscope_step(m, s, flat, loss_fn, flash)),
-    }
     peak = peak_flops(name)
     layers, width = cfg.num_hidden_layers, cfg.num_attention_heads * cfg.head_dim
-    for r in results.values():
+    summary = {"device": name, "datasheet_peak_tflops": peak and peak / 1e12, "measured_matmul_tflops": measured / 1e12,
+               "attention": "flash_attention_2" if flash else "sdpa", "bare_loop_loss": loss_name,
+               "sequences": len(examples), "tokens": sum(len(e["input_ids"]) for e in examples)}
+    runs = {
+        "baseline_padded": lambda: run_with_memory_policy(
+            "baseline", lambda: build_model(cfg, "sdpa", device), steps, lambda m, s: baseline_step(m, s, padded)),
+        "sftscope": lambda: trainer_run(cfg, examples, flash, device, args.workdir),
+        "sftscope_bare_loop": lambda: run_with_memory_policy(
+            "bare loop", lambda: build_model(cfg, "flash_attention_2" if flash else "sdpa", device), steps,
+            lambda m, s: bare_loop_step(m, s, flat, loss_fn, flash)),
+    }
+    for key in args.configs.split(","):
+        t = time.perf_counter()
+        r = runs[key]()
         flops = train_flops(r["n_matmul"], layers, width, r["tokens"], r["sum_sq"])
         r["mfu_vs_datasheet"] = flops / r["seconds"] / peak if peak else None
         r["mfu_vs_measured_matmul"] = flops / r["seconds"] / measured
-    ratio = results["sftscope"]["tokens_per_second"] / results["baseline_padded"]["tokens_per_second"]
-    summary = {"device": name, "datasheet_peak_tflops": peak and peak / 1e12, "measured_matmul_tflops": measured / 1e12,
-               "attention": "flash_attention_2" if flash else "sdpa", "loss": loss_name, **results, "ratio": ratio}
-    for k in ("baseline_padded", "sftscope"):
-        r = results[k]
-        mfu_d = f"{100 * r['mfu_vs_datasheet']:.1f}% of {peak / 1e12:.0f} TFLOP/s dense" if r["mfu_vs_datasheet"] else "n/a"
+        r["wall_seconds_incl_setup"] = time.perf_counter() - t
+        summary[key] = r
+        mfu_d = f"{100 * r['mfu_vs_datasheet']:.1f}% of {peak / 1e12:.0f} TFLOP/s dense" if peak else "n/a"
         mem = f"{r['peak_memory_gib']:.1f} GiB" if r["peak_memory_gib"] is not None else "n/a"
-        print(f"{k:>16}: {r['tokens_per_second']:9.0f} non-padding tok/s  padding {100 * r['padding_fraction']:4.1f}%  "
-              f"MFU {mfu_d}, {100 * r['mfu_vs_measured_matmul']:.1f}% of measured "
-              f"{measured / 1e12:.0f}  grad-ckpt {r['gradient_checkpointing']}  peak mem {mem}")
-    print(f"ratio sftscope / padded baseline: {ratio:.2f}x")
+        print(f"{key:>18}: {r['tokens_per_second']:9.0f} non-padding tok/s  padding {100 * r['padding_fraction']:4.1f}%  "
+              f"MFU {mfu_d}, {100 * r['mfu_vs_measured_matmul']:.1f}% of measured {measured / 1e12:.0f}  "
+              f"grad-ckpt {r['gradient_checkpointing']}  peak mem {mem}  first loss {r['losses'][0]:.3f}", flush=True)
+        if "trainer_logged" in r:
+            print(f"{'':>18}  its metrics.jsonl: {r['trainer_logged']}; {r['gradient_checkpointing_reason']}", flush=True)
+        if "baseline_padded" in summary and key != "baseline_padded":
+            summary[f"ratio_{key}"] = r["tokens_per_second"] / summary["baseline_padded"]["tokens_per_second"]
+            print(f"ratio {key} / padded baseline: {summary[f'ratio_{key}']:.2f}x", flush=True)
+        if args.json:  # after each configuration: a run cut short keeps what it measured
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(summary, indent=2, default=str))
+    summary["ratio"] = summary.get("ratio_sftscope")
     return summary
 
 
@@ -384,6 +475,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda", help="cuda, or cpu for a smoke run of the GPU path")
     ap.add_argument("--shape", choices=("qwen3-1.7b", "tiny"), default="qwen3-1.7b")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--configs", default="baseline_padded,sftscope,sftscope_bare_loop",
+                    help="GPU mode: which configurations to run, in order")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/sftscope_train_bench"),
+                    help="GPU mode: where (b) saves the random-init model and its trainer output")
     args = ap.parse_args(argv)
     if args.tiny:
         out = tiny_main(args)

@@ -88,3 +88,55 @@ def test_ddp_two_cpu_processes_match_one_process(tiny_model, rows_file, tmp_path
     assert [r["loss"] for r in ddp] == pytest.approx([r["loss"] for r in one], rel=1e-5)
     assert [r["grad_norm"] for r in ddp] == pytest.approx([r["grad_norm"] for r in one], rel=1e-4)
     assert [r["tokens_seen"] for r in ddp] == [r["tokens_seen"] for r in one]
+
+
+def test_sharded_accelerate_config_on_cpu_is_named_not_silently_ignored():
+    from sftscope.train.launch import cpu_sharding_note
+
+    assert cpu_sharding_note(None) is None and cpu_sharding_note("ddp") is None
+    for setting in ("fsdp2", "zero3", "my/accel.yaml"):
+        note = cpu_sharding_note(setting)
+        assert repr(setting) in note and "not applied on CPU" in note and "data parallel" in note
+
+
+def _matrix_config(tmp_path, tiny_model, rows_file, matrix: bool = True):
+    cfg = tmp_path / "study.yaml"
+    text = (f"name: study\nruns_dir: {tmp_path / 'runs'}\n"
+            f"train:\n  model: {tiny_model}\n  data: {rows_file}\n  batch_size: 4\n  micro_batch_size: 4\n"
+            "  max_length: 64\n  max_steps: 1\n  save_steps: [1]\n")
+    if matrix:
+        text += "matrix:\n  train.lr: [0.001, 0.02]\n  variant: [cot, nocot]\n"
+    cfg.write_text(text, encoding="utf-8")
+    return cfg
+
+
+def test_matrix_config_needs_a_condition_named_like_sftscope_run(tiny_model, rows_file, tmp_path, capsys):
+    import yaml
+
+    from sftscope.core.config import load_config
+    from sftscope.pipeline import expand_conditions
+
+    cfg = _matrix_config(tmp_path, tiny_model, rows_file)
+    names = [c.name for c in expand_conditions(load_config(str(cfg)))]
+    assert names == ["0.001__cot", "0.001__nocot", "0.02__cot", "0.02__nocot"]
+    code, text = run_cli([str(cfg)], capsys)
+    assert code == 2 and "defines 4 conditions (0.001__cot, 0.001__nocot, 0.02__cot, 0.02__nocot)" in text
+    assert "--condition NAME" in text and not (tmp_path / "runs").exists()
+    code, text = run_cli([str(cfg), "--condition", "0.02_cot"], capsys)
+    assert code == 2 and "Did you mean: '0.02__cot'" in text
+    code, text = run_cli([str(cfg), "--condition", "0.02__nocot", "--no-progress"], capsys)
+    assert code == 0, text
+    out = tmp_path / "runs" / "study" / "checkpoints" / "0.02__nocot"  # where `sftscope run` puts this condition
+    assert (out / "checkpoint-1" / "meta.json").is_file()
+    resolved = yaml.safe_load((out / "train_config.yaml").read_text())
+    assert resolved["lr"] == 0.02  # the condition's setting, not the base config's
+
+
+def test_condition_without_a_matrix_is_refused_and_default_out_matches_sftscope_run(tiny_model, rows_file, tmp_path,
+                                                                                    capsys):
+    cfg = _matrix_config(tmp_path, tiny_model, rows_file, matrix=False)
+    code, text = run_cli([str(cfg), "--condition", "x"], capsys)
+    assert code == 2 and "has no `matrix`" in text
+    code, text = run_cli([str(cfg), "--no-progress"], capsys)
+    assert code == 0, text
+    assert (tmp_path / "runs" / "study" / "checkpoints" / "study" / "checkpoint-1" / "meta.json").is_file()

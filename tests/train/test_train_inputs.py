@@ -56,7 +56,8 @@ def test_half_precision_needs_a_gpu():
 
 
 def test_gpu_benchmark_path_runs_on_cpu(tmp_path):
-    """The GPU benchmark's code (padded baseline vs padding-free + chunked loss) on a tiny Qwen3, on the CPU."""
+    """The GPU benchmark's code on a tiny Qwen3, on the CPU: (a) padded baseline, (b) the real train stage,
+    (c) the bare padding-free loop with a chunked loss."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import train_throughput
@@ -64,14 +65,21 @@ def test_gpu_benchmark_path_runs_on_cpu(tmp_path):
         sys.path.pop(0)
     out = tmp_path / "bench.json"
     assert train_throughput.main(["--device", "cpu", "--shape", "tiny", "--sequences", "12", "--min-len", "16",
-                                  "--max-len", "96", "--json", str(out)]) == 0
+                                  "--max-len", "96", "--json", str(out), "--workdir", str(tmp_path / "work")]) == 0
     res = json.loads(out.read_text())
-    base, ours = res["baseline_padded"], res["sftscope"]
-    assert base["tokens"] == ours["tokens"] > 0  # the same sequences, without padding
-    assert base["padding_fraction"] > 0 and ours["padding_fraction"] == 0
-    # Same initial weights and sequences: the first step's loss is the same objective in both paths.
-    assert ours["losses"][0] == pytest.approx(base["losses"][0], rel=2e-2)  # bf16 forward
-    assert res["loss"] in ("chunked_cross_entropy", "liger_fused_linear_cross_entropy")
+    base, ours, bare = res["baseline_padded"], res["sftscope"], res["sftscope_bare_loop"]
+    assert base["tokens"] == ours["tokens"] == bare["tokens"] > 0  # the same timed sequences, without padding
+    assert base["padding_fraction"] > 0 and ours["padding_fraction"] == bare["padding_fraction"] == 0
+    # Same initial weights and sequences: the first step's loss is the same objective in all three paths.
+    assert ours["losses"][0] == pytest.approx(base["losses"][0], rel=2e-2)  # (a) has a bf16 forward
+    assert bare["losses"][0] == pytest.approx(base["losses"][0], rel=2e-2)
+    assert len(ours["losses"]) == 3  # 12 sequences, 4 per optimizer step
+    # The trainer's own metrics.jsonl agrees with the external clock on its throughput.
+    assert ours["trainer_logged"]["tokens_per_second"] == pytest.approx(ours["tokens_per_second"], rel=0.25)
+    assert ours["trainer_logged"]["padding_fraction_max"] == 0.0
+    assert ours["gradient_checkpointing"] is False and ours["gradient_checkpointing_reason"] == "auto: CPU run"
+    assert res["ratio"] == pytest.approx(ours["tokens_per_second"] / base["tokens_per_second"])
+    assert res["bare_loop_loss"] in ("chunked_cross_entropy", "liger_fused_linear_cross_entropy")
 
 
 def test_parquet_rows_read_like_jsonl(tmp_path):

@@ -76,8 +76,10 @@ def is_resumable(folder: Path) -> bool:
 
 
 # Settings that do not change what is trained: a checkpoint made under other values is still this run's.
+# Settings that change neither the data order nor the arithmetic of an update (gradient checkpointing recomputes
+# the same activations) are left out, so changing them keeps a run's checkpoints.
 _HASH_EXCLUDED = {"resume", "num_processes", "accelerate_config", "logging_steps", "log_entropy", "save_optimizer",
-                  "save_steps", "save_every", "save_log_spaced", "save_final"}
+                  "save_steps", "save_every", "save_log_spaced", "save_final", "gradient_checkpointing"}
 
 
 def training_hash(cfg: TrainConfig) -> str:

@@ -48,6 +48,27 @@ def build_run_config(config: str | None, overrides: list[str], flags: dict):
     return load_config(data=run.model_dump(exclude_unset=True), overrides=_normalize(overrides), model=RunConfig)
 
 
+def pick_condition(run, condition: str | None, config: str | None):
+    """(the run config of one condition, its folder name). A config with a ``matrix`` needs ``--condition``: the
+    conditions are named as ``sftscope run`` names them, so both write to ``checkpoints/<condition>/``."""
+    from ..core.errors import did_you_mean
+    from ..pipeline import expand_conditions
+
+    if not run.matrix:
+        if condition is not None:
+            raise ConfigError([f"--condition {condition!r}: {config or 'the config'} has no `matrix`, so it has one "
+                               "condition. Fix: drop --condition"])
+        return run, run.name  # `sftscope run` names a matrix-less run's only condition after the run
+    conds = {c.name: c for c in expand_conditions(run)}
+    if condition is None:
+        raise ConfigError([f"{config}: its `matrix` defines {len(conds)} conditions ({', '.join(conds)}). Fix: choose "
+                           f"one with --condition NAME, or train them all with `sftscope run {config}`"])
+    if condition not in conds:
+        raise ConfigError([f"--condition {condition!r} is not a condition of {config}.{did_you_mean(condition, conds)} "
+                           f"Choose one of: {', '.join(conds)}"])
+    return conds[condition].cfg, condition
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
@@ -67,6 +88,9 @@ def register(app: typer.Typer) -> None:
         max_length: Optional[int] = typer.Option(None, "--max-length"),
         lora: Optional[bool] = typer.Option(None, "--lora/--no-lora"),
         num_processes: Optional[int] = typer.Option(None, "--num-processes", help="> 1 relaunches in N processes"),
+        condition: Optional[str] = typer.Option(
+            None, "--condition", help="for a CONFIG with a matrix: the condition to train, as `sftscope run` names "
+            "it (e.g. large__cot); output and data default to that run's folders"),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ):
         """Fine-tune a causal LM with dense checkpoints (TRL SFTTrainer); writes checkpoint-<step>/, metrics.jsonl."""
@@ -80,12 +104,15 @@ def register(app: typer.Typer) -> None:
         run = build_run_config(config, overrides, flags)
         if out is None and config is None:
             raise ConfigError(["--out is required without a CONFIG (where checkpoints and metrics go)"])
-        out_dir = Path(out) if out is not None else Path(run.runs_dir) / run.name / "checkpoints"
+        run, sub = pick_condition(run, condition, config)
+        run_dir = Path(run.runs_dir) / run.name
+        out_dir = Path(out) if out is not None else run_dir / "checkpoints" / sub
         import os
 
         from .stage import train
 
-        stage_data = Path(run.runs_dir) / run.name / "data" / "train.jsonl"
+        # The data stage's file for this run's variant, where `sftscope run` (or `sftscope data`) wrote it.
+        stage_data = run_dir / "data" / f"{run.variant}.{'parquet' if run.data.format == 'parquet' else 'jsonl'}"
         data_path = run.data.path or (str(stage_data) if stage_data.exists() else None)
         # With num_processes > 1, train() checks everything here and relaunches itself in that many processes.
         paths = train(run.train, data_path, out_dir, progress=progress)

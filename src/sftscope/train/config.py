@@ -47,7 +47,9 @@ class TrainConfig(StrictModel):
         "fixed", description="fixed: file order every epoch (the study); shuffle: a seeded permutation per epoch")
     padding_free: bool = Field(False, description="flatten each micro-batch into one row (no padding, exact batch size)")
     packing: bool = Field(False, description="pack rows into max_length bins (best-fit decreasing); batch counts bins")
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool | Literal["auto"] = Field(
+        "auto", description="recompute activations in the backward; auto: only when one GPU's memory requires it "
+        "(probed before the first step), always with several processes, never on CPU")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="auto: bf16 on GPUs that have it, else fp32")
     attn_implementation: str | None = Field(None, description="sdpa | flash_attention_2 | eager; model default when unset")
     chat_template: str | None = Field(

@@ -7,6 +7,7 @@ ZeRO-3; ``configs/accelerate/*.yaml``). On CPU, accelerate's launcher only knows
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from ..core.errors import ConfigError, SftscopeError, did_you_mean
 from ..core.io import atomic_write_text
 
 ACCELERATE_CONFIGS = PACKAGE_CONFIGS / "accelerate"
+log = logging.getLogger(__name__)
 
 
 def under_launcher() -> bool:
@@ -38,6 +40,15 @@ def accelerate_config_path(setting: str | None) -> Path:
         raise ConfigError([f"train.accelerate_config={name!r} is unknown.{did_you_mean(name, shipped)} "
                            f"Choose one of {sorted(shipped)} or give a YAML path"])
     return shipped[name]
+
+
+def cpu_sharding_note(setting: str | None) -> str | None:
+    """The warning for a sharded accelerate config on a CPU run (None when there is nothing to say)."""
+    if setting in (None, "ddp"):
+        return None
+    return (f"train.accelerate_config={setting!r} is not applied on CPU: the processes run as data parallel (gloo), "
+            "with full parameters in each. accelerate 1.15 enables FSDP/DeepSpeed only for GPU-type devices, although "
+            "torch's FSDP2 itself runs on gloo; the same config shards on GPUs")
 
 
 def _free_port() -> int:
@@ -87,6 +98,8 @@ def relaunch(run_cfg, out_dir: Path, data_path: str | None = None, progress: boo
     cmd = launch_command(cfg_file, out_dir, n, gpu, progress, {"fp32": "no"}.get(precision, precision))
     if gpu:
         cmd[cmd.index("{ACCEL}")] = str(accelerate_config_path(tcfg.accelerate_config))
+    elif note := cpu_sharding_note(tcfg.accelerate_config):
+        log.warning(note)
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # n processes on a shared CPU: one thread each avoids oversubscription
     res = subprocess.run(cmd, env=env)

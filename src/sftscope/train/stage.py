@@ -152,9 +152,9 @@ def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool
         if done is None:
             raise SftscopeError(f"distributed training ended without every checkpoint of {prep.steps} in {out_dir}")
         return done
-    _write_resolved(prep, out_dir, precision)
     resume = last_resumable(out_dir, prep.steps) if prep.cfg.resume else None
     trainer = build_trainer(prep, out_dir, precision, progress, resume, extra_callbacks)
+    _write_resolved(prep, out_dir, precision, trainer.memory_decision.as_dict())
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     missing = [s for s in prep.steps if not (out_dir / f"checkpoint-{s}" / "meta.json").is_file()]
     if missing and trainer.is_world_process_zero() and trainer.state.global_step >= prep.schedule.max_steps:
@@ -162,14 +162,15 @@ def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool
     return [out_dir / f"checkpoint-{s}" for s in prep.steps if (out_dir / f"checkpoint-{s}").is_dir()]
 
 
-def _write_resolved(prep: Prepared, out_dir: Path, precision: str) -> None:
+def _write_resolved(prep: Prepared, out_dir: Path, precision: str, memory: dict | None = None) -> None:
     import yaml
 
     if int(os.environ.get("RANK", "0")) != 0:
         return
     text = dump_yaml(prep.cfg) + yaml.safe_dump(
         {"resolved": {"model_path": prep.model_path, "data_source": prep.source, "precision": precision,
-                      "examples": len(prep.examples), "checkpoint_steps": prep.steps, **prep.schedule.as_dict()}},
+                      "examples": len(prep.examples), "checkpoint_steps": prep.steps, **prep.schedule.as_dict(),
+                      **(memory or {})}},
         sort_keys=False)
     atomic_write_text(out_dir / "train_config.yaml", text)
 
@@ -190,7 +191,15 @@ def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool,
         # (sum of lengths)^2 instead of sum of squares.
         log.warning("train.padding_free/packing without attn_implementation=flash_attention_2 attends over the "
                     "whole flattened row; use flash attention on GPUs, or padding_free/packing: false")
-    args = build_sft_config(cfg, prep.schedule, out_dir, precision, progress)
+    import torch
+
+    from . import memory
+
+    # true/false, CPU and multi-process runs are decided now; `auto` on one GPU after a probe (below).
+    static = memory.static_decision(cfg.gradient_checkpointing, cuda=torch.cuda.is_available(),
+                                    processes=world_size(cfg))
+    args = build_sft_config(cfg, prep.schedule, out_dir, precision, progress,
+                            gradient_checkpointing=bool(static and static.enabled))
     model = load_model(prep.model_path, cfg)
     peft_config = None
     if cfg.lora:
@@ -209,12 +218,17 @@ def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool,
     callbacks = [make_save_callback(prep.steps), *(extra_callbacks or [])]
     if int(os.environ.get("RANK", "0")) == 0:
         callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out_dir / "tensorboard"))))
+    collator = Collator(pad_token_id=prep.tokenizer.pad_token_id, padding_free=cfg.padding_free)
     trainer = SftscopeTrainer(
         model=model, args=args, train_dataset=datasets.Dataset.from_list(prep.examples),
-        processing_class=prep.tokenizer, peft_config=peft_config, callbacks=callbacks,
-        data_collator=Collator(pad_token_id=prep.tokenizer.pad_token_id, padding_free=cfg.padding_free),
+        processing_class=prep.tokenizer, peft_config=peft_config, callbacks=callbacks, data_collator=collator,
         loss_reduction=cfg.loss_reduction, metrics_path=out_dir / "metrics.jsonl", peak_flops=current_peak_flops(),
         run_meta={"model": cfg.model, "data": prep.source, "global_batch": prep.schedule.batch_size,
                   "max_steps": prep.schedule.max_steps, "lora": cfg.lora, "training_hash": training_hash(cfg)},
         start_counters=start, log_entropy=cfg.log_entropy)
+    decision = static or memory.probe_and_apply(trainer, prep.examples, collator, prep.schedule.micro_batch_size,
+                                                precision)
+    log.info("train: gradient checkpointing %s (%s)", "on" if decision.enabled else "off", decision.reason)
+    trainer.memory_decision = decision
+    trainer.run_meta["gradient_checkpointing"] = decision.enabled
     return trainer

@@ -23,11 +23,15 @@ from .flops import attention_width, matmul_params, mfu, train_flops
 # Bin edges of the student/teacher probability ratio histogram (counts per bin are logged).
 RATIO_EDGES = (0.0, 0.1, 0.5, 0.9, 1.1, 2.0, 10.0, math.inf)
 FLUSH_SECONDS = 30.0
+_CKPT_ARG = ("activation_checkpointing" if "activation_checkpointing" in SFTConfig.__dataclass_fields__
+             else "gradient_checkpointing")
 
 
-def build_sft_config(cfg, sched, out_dir: Path, precision: str, progress: bool) -> SFTConfig:
+def build_sft_config(cfg, sched, out_dir: Path, precision: str, progress: bool,
+                     gradient_checkpointing: bool = False) -> SFTConfig:
     """SFTConfig for the resolved schedule. Preparation is done by sftscope (tokenized ``input_ids``/``labels``),
-    so TRL's dataset preparation, packing and truncation are off and our collator is used."""
+    so TRL's dataset preparation, packing and truncation are off and our collator is used.
+    ``gradient_checkpointing`` is the resolved setting (``auto`` is decided by ``train/memory.py``)."""
     on_gpu = torch.cuda.is_available()
     return SFTConfig(
         output_dir=str(out_dir),
@@ -55,7 +59,8 @@ def build_sft_config(cfg, sched, out_dir: Path, precision: str, progress: bool) 
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not on_gpu,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        # transformers 5.20 renamed it (the old name warns); older versions only know the old one.
+        **{_CKPT_ARG: gradient_checkpointing},
         report_to="none",  # TensorBoard is added as an explicit callback writing to out_dir/tensorboard
         remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": True},
