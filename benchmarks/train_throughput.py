@@ -120,7 +120,6 @@ def matmul_peak(device: str = "cuda", n: int = 8192, iters: int = 40) -> float:
 
 def fused_lm_loss():
     """(weight, hidden [N, d], labels [N]) -> summed loss, without keeping [N, vocab] logits alive."""
-    import torch
     import torch.nn.functional as F
     from torch.utils.checkpoint import checkpoint
 
@@ -345,9 +344,26 @@ def gpu_main(args) -> dict:
             "bare loop", lambda: build_model(cfg, "flash_attention_2" if flash else "sdpa", device), steps,
             lambda m, s: bare_loop_step(m, s, flat, loss_fn, flash)),
     }
+    unknown = [k for k in args.configs.split(",") if k not in runs]
+    if unknown:
+        raise SystemExit(f"--configs: unknown {unknown}; choose from {list(runs)}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
     for key in args.configs.split(","):
         t = time.perf_counter()
-        r = runs[key]()
+        try:
+            r = runs[key]()
+        except Exception as e:  # noqa: BLE001 - one configuration failing (e.g. OOM) must not lose the others
+            import traceback
+
+            traceback.print_exc()
+            summary[key] = {"error": f"{type(e).__name__}: {e}"[:2000]}
+            print(f"{key:>18}: FAILED ({type(e).__name__}: {str(e)[:300]})", flush=True)
+            if args.json:
+                args.json.write_text(json.dumps(summary, indent=2, default=str))
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
         flops = train_flops(r["n_matmul"], layers, width, r["tokens"], r["sum_sq"])
         r["mfu_vs_datasheet"] = flops / r["seconds"] / peak if peak else None
         r["mfu_vs_measured_matmul"] = flops / r["seconds"] / measured
@@ -360,11 +376,10 @@ def gpu_main(args) -> dict:
               f"grad-ckpt {r['gradient_checkpointing']}  peak mem {mem}  first loss {r['losses'][0]:.3f}", flush=True)
         if "trainer_logged" in r:
             print(f"{'':>18}  its metrics.jsonl: {r['trainer_logged']}; {r['gradient_checkpointing_reason']}", flush=True)
-        if "baseline_padded" in summary and key != "baseline_padded":
+        if "tokens_per_second" in summary.get("baseline_padded", {}) and key != "baseline_padded":
             summary[f"ratio_{key}"] = r["tokens_per_second"] / summary["baseline_padded"]["tokens_per_second"]
             print(f"ratio {key} / padded baseline: {summary[f'ratio_{key}']:.2f}x", flush=True)
         if args.json:  # after each configuration: a run cut short keeps what it measured
-            args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(summary, indent=2, default=str))
     summary["ratio"] = summary.get("ratio_sftscope")
     return summary

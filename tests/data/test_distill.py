@@ -285,3 +285,62 @@ def test_cli_bad_options_exit_2(tmp_path, monkeypatch, capsys, extra, message):
             "--no-decontaminate", *extra]
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_run_config_distill_source(tmp_path):
+    """``data: {source: distill, distill: {...}}`` in a run config: the data stage distills into the run's data
+    folder (cache, card, report under data/distill/) and writes the requested variants row for row."""
+    from sftscope.config_schema import RunConfig
+    from sftscope.core.config import validate_dict
+    from sftscope.data import stage as data_stage
+
+    teachers = []
+
+    def make(model, **kw):
+        teachers.append(ScriptedTeacher(model, answers=_answers(), p_correct=0.7))
+        return teachers[-1]
+
+    GENERATION_BACKENDS.register("fake", make, overwrite=True)
+    run = validate_dict({"name": "d", "data": {"source": "distill", "variants": ["cot", "nocot", "unverified"],
+                                               "distill": {"questions": str(GSM8K), "teacher": "scripted",
+                                                           "backend": "fake", "samples": 3, "decontaminate": False}}},
+                        RunConfig, source="run.yaml")
+    out = tmp_path / "data"
+    files = data_stage.run(run.data, out)
+    assert sorted(files) == ["cot", "nocot", "unverified"]
+    rows = {v: read_jsonl(p) for v, p in files.items()}
+    assert len(rows["cot"]) > 0 and [r["id"] for r in rows["cot"]] == [r["id"] for r in rows["nocot"]] \
+        == [r["id"] for r in rows["unverified"]]
+    assert all(r["verified"] for r in rows["cot"]) and all(validate_row(r, "cot") for r in rows["cot"])
+    assert (out / "distill" / "distill.cache.sqlite").is_file() and (out / "distill" / "distill.card.md").is_file()
+    assert (out / "cot.jsonl.stats.json").is_file()
+    first = teachers[-1].requests
+    assert first > 0
+    data_stage.run(run.data, out)  # a rerun takes every response from the cache
+    assert teachers[-1].requests == 0 and read_jsonl(files["cot"]) == rows["cot"]
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"source": "distill"}, "source: distill needs a `distill` section"),
+    ({"source": "countdown", "distill": {"questions": "q.jsonl", "teacher": "t"}}, "set source: distill"),
+    ({"source": "distill", "distill": {"questions": "q.jsonl"}}, "teacher"),
+])
+def test_run_config_distill_section_errors(data, message):
+    from sftscope.config_schema import RunConfig
+    from sftscope.core.config import validate_dict
+    from sftscope.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        validate_dict({"name": "d", "data": data}, RunConfig, source="run.yaml")
+
+
+def test_distill_source_refuses_variants_it_cannot_build(tmp_path):
+    from sftscope.core.errors import ConfigError
+    from sftscope.data.config import DataConfig
+    from sftscope.data.distill import build_source_rows
+
+    cfg = DataConfig(source="distill", variants=["cot", "short"],
+                     distill={"questions": str(GSM8K), "teacher": "t", "backend": "fake"})
+    with pytest.raises(ConfigError, match="not short"):
+        build_source_rows(cfg, list(cfg.variants), tmp_path)
+    assert not (tmp_path / "distill").exists()  # refused before any work

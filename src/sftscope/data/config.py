@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..core.config import StrictModel
 
@@ -37,6 +37,40 @@ class HFSourceOptions(StrictModel):
     answer: str | None = "answer"
 
 
+class DistillOptions(StrictModel):
+    """Settings of ``sftscope data distill`` (the same names in a config's ``distill`` section)."""
+
+    questions: str = Field(..., description="local .jsonl/.json/.parquet/.csv file or an HF dataset id")
+    teacher: str = Field(..., description="teacher model: HF id or local path (served model name for openai)")
+    backend: str = Field("hf", description="generation backend: hf | vllm | openai (`sftscope ls backends`)")
+    samples: int = Field(4, ge=1, description="responses sampled per question (the study: 32)")
+    temperature: float = Field(0.6, ge=0.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    top_k: int = Field(20, ge=0, description="0 = off")
+    max_new_tokens: int = Field(16384, ge=1)
+    keep: Literal["one", "all"] = Field("one", description="one correct response per question, or all of them")
+    logprobs: bool = Field(False, description="store per-token teacher log-probs in <stem>.logprobs.parquet")
+    seed: int = 0
+    question_col: str = "question"
+    answer_col: str = "answer"
+    solution_col: str | None = Field("solution", description="original solution (reference variant), if any")
+    id_col: str | None = Field("id", description="stable question id column, if any (else a content hash)")
+    split: str = Field("train", description="split of an HF dataset")
+    subset: str | None = Field(None, description="config name of an HF dataset")
+    limit: int | None = Field(None, ge=1, description="use only the first N questions")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint (else $OPENAI_BASE_URL)")
+    decontaminate: bool = True
+    ngram: int = Field(13, ge=1, description="word n-gram size for decontamination")
+    benchmarks: list[str] | None = Field(None, description="benchmarks to decontaminate against (default: all)")
+    benchmark_sources: dict[str, str] = Field(default_factory=dict, description="benchmark -> local file")
+    batch_size: int = Field(256, ge=1, description="requests per backend call (and per cache transaction)")
+    backend_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra arguments for the backend")
+
+    def sampling(self) -> dict:
+        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+                "max_new_tokens": self.max_new_tokens}
+
+
 class DataConfig(StrictModel):
     source: str = Field("countdown", description="data source registry key (`sftscope ls`)")
     n: int = Field(2048, ge=1, description="rows (problems) to build")
@@ -47,3 +81,15 @@ class DataConfig(StrictModel):
     hf: HFSourceOptions | None = None
     reasoning_gym: dict | None = Field(None, description="{task: name, size: N, ...} for the reasoning_gym source")
     path: str | None = Field(None, description="use existing rows from this file instead of building data")
+    distill: DistillOptions | None = Field(
+        None, description="teacher distillation settings for `source: distill` (the `sftscope data distill` options)")
+
+    @model_validator(mode="after")
+    def _distill_section(self):
+        if self.source == "distill" and self.distill is None:
+            raise ValueError("source: distill needs a `distill` section with at least `questions` and `teacher` "
+                             "(the options of `sftscope data distill`)")
+        if self.distill is not None and self.source != "distill":
+            raise ValueError(f"a `distill` section is set but source is {self.source!r}: set source: distill, or "
+                             "drop the section")
+        return self

@@ -31,14 +31,13 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Sequence
 
-from pydantic import Field
-
-from ..core.config import StrictModel, validate_dict
+from ..core.config import validate_dict
 from ..core.errors import DataError, SftscopeError, did_you_mean
 from ..core.io import atomic_write_text, content_hash, file_hash, read_rows, write_json, write_parquet
 from ..core.store import SqliteFile
+from .config import DistillOptions  # noqa: F401  (defined with the data section; public here)
 from .decontam import BOXED_INSTRUCTION
 from .rows import make_row, user_prompt
 
@@ -46,40 +45,6 @@ log = logging.getLogger("sftscope.distill")
 
 CACHE_SCHEMA_VERSION = 1
 ROW_SOURCE = "distill"
-
-
-class DistillOptions(StrictModel):
-    """Settings of ``sftscope data distill`` (the same names in a config's ``distill`` section)."""
-
-    questions: str = Field(..., description="local .jsonl/.json/.parquet/.csv file or an HF dataset id")
-    teacher: str = Field(..., description="teacher model: HF id or local path (served model name for openai)")
-    backend: str = Field("hf", description="generation backend: hf | vllm | openai (`sftscope ls backends`)")
-    samples: int = Field(4, ge=1, description="responses sampled per question (the study: 32)")
-    temperature: float = Field(0.6, ge=0.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    top_k: int = Field(20, ge=0, description="0 = off")
-    max_new_tokens: int = Field(16384, ge=1)
-    keep: Literal["one", "all"] = Field("one", description="one correct response per question, or all of them")
-    logprobs: bool = Field(False, description="store per-token teacher log-probs in <stem>.logprobs.parquet")
-    seed: int = 0
-    question_col: str = "question"
-    answer_col: str = "answer"
-    solution_col: str | None = Field("solution", description="original solution (reference variant), if any")
-    id_col: str | None = Field("id", description="stable question id column, if any (else a content hash)")
-    split: str = Field("train", description="split of an HF dataset")
-    subset: str | None = Field(None, description="config name of an HF dataset")
-    limit: int | None = Field(None, ge=1, description="use only the first N questions")
-    base_url: str | None = Field(None, description="OpenAI-compatible endpoint (else $OPENAI_BASE_URL)")
-    decontaminate: bool = True
-    ngram: int = Field(13, ge=1, description="word n-gram size for decontamination")
-    benchmarks: list[str] | None = Field(None, description="benchmarks to decontaminate against (default: all)")
-    benchmark_sources: dict[str, str] = Field(default_factory=dict, description="benchmark -> local file")
-    batch_size: int = Field(256, ge=1, description="requests per backend call (and per cache transaction)")
-    backend_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra arguments for the backend")
-
-    def sampling(self) -> dict:
-        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
-                "max_new_tokens": self.max_new_tokens}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -679,6 +644,38 @@ def make_backend(opts: DistillOptions) -> tuple[Any, str]:
                 f"fallback (chat_template=...). Add a chat template to its tokenizer_config.json, or use a chat "
                 f"model. Backend said: {e}") from None
         raise
+
+
+DISTILL_VARIANTS = ("cot", "nocot", "unverified", "reference")
+
+
+def build_source_rows(cfg, variants: list[str], work_dir: str | Path | None = None) -> dict[str, list[dict]]:
+    """The ``distill`` data source of a run config (``data.source: distill`` + a ``data.distill`` section).
+
+    Runs :func:`run_distill` into ``<work_dir>/distill/distill.jsonl`` (so the response cache, card and report
+    stay with the run and a rerun samples only what is missing) and returns the requested variants' rows.
+    """
+    from ..core.errors import ConfigError
+
+    bad = [v for v in variants if v not in DISTILL_VARIANTS]
+    if bad:
+        raise ConfigError([f"data.variants: distillation builds {', '.join(DISTILL_VARIANTS)}, not {', '.join(bad)}"])
+    out = Path(work_dir or ".") / "distill" / "distill.jsonl"
+    report = run_distill(cfg.distill, out)
+    paths = output_paths(out)
+    card = paths["card"]
+    rows = {}
+    for v in variants:
+        if not paths[v].exists():
+            raise DataError(f"distillation wrote no {v!r} rows (the questions have no solution column "
+                            f"{cfg.distill.solution_col!r}); see {card}")
+        rows[v] = read_rows(paths[v])
+        if not rows[v]:
+            pr = report["samples"].get("pass_rate")
+            raise DataError(f"distillation kept no rows: no question got a correct response (pass rate "
+                            f"{'n/a' if pr is None else f'{pr:.3f}'} over {report['samples']['available']} responses); "
+                            f"see {card}")
+    return rows
 
 
 def distill(questions: str, teacher: str, backend: str | Any = "hf", samples: int = 4, out: str | Path = "distill.jsonl",

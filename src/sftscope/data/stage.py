@@ -17,12 +17,16 @@ from .rows import load_rows
 from .stats import compute_stats, stats_path
 
 
-def build(cfg: DataConfig) -> dict[str, list[dict]]:
-    """Rows per requested variant, from ``cfg.path`` (existing rows) or the ``cfg.source`` data source."""
+def build(cfg: DataConfig, work_dir: str | Path | None = None) -> dict[str, list[dict]]:
+    """Rows per requested variant, from ``cfg.path`` (existing rows) or the ``cfg.source`` data source. Sources
+    that keep files of their own (distillation's response cache and card) get ``work_dir``."""
     if cfg.path:
         return _rows_from_file(cfg)
     source = DATA_SOURCES.get(cfg.source)
-    rows = source(cfg, list(cfg.variants))
+    import inspect
+
+    kwargs = {"work_dir": work_dir} if "work_dir" in inspect.signature(source).parameters else {}
+    rows = source(cfg, list(cfg.variants), **kwargs)
     missing = [v for v in cfg.variants if not rows.get(v)]
     if missing:
         raise DataError(f"data source {cfg.source!r} built no rows for variant(s) {', '.join(missing)}")
@@ -54,6 +58,6 @@ def write_variant(rows: list[dict], path: Path) -> Path:
 def run(cfg: DataConfig, out_dir: str | Path) -> dict[str, Path]:
     """Build the data and write one file per variant under ``out_dir``; returns ``{variant: path}``."""
     out_dir = Path(out_dir)
-    by_variant = build(cfg)  # everything is built before anything is written
+    by_variant = build(cfg, out_dir)  # everything is built before anything is written
     suffix = ".parquet" if cfg.format == "parquet" else ".jsonl"
     return {v: write_variant(rows, out_dir / f"{v}{suffix}") for v, rows in by_variant.items()}
