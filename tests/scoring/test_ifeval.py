@@ -8,6 +8,10 @@ from sftscope.scoring.base import Verdict
 from sftscope.scoring.ifeval import CHECKS, IFEvalScorer, check_instruction, count_sentences, ifeval_summary
 
 CASES = [
+    ("language:response_language", {"language": "es"}, "Hola, me llamo Juan y vivo en Madrid con mi familia.", True),
+    ("language:response_language", {"language": "es"}, "Hello, my name is John and I live in London.", False),
+    ("language:response_language", {"language": "fr"}, "Bonjour, je m'appelle Marie et j'habite à Paris.", True),
+    ("language:response_language", {"language": "en"}, "12345 678", True),  # nothing to detect: IFEval passes it
     ("punctuation:no_comma", {}, "no commas here", True),
     ("punctuation:no_comma", {}, "one, two", False),
     ("change_case:english_lowercase", {}, "all lower case.", True),
@@ -68,9 +72,16 @@ def test_instruction_table(iid, kwargs, response, expected):
     assert check_instruction(iid, response, kwargs) is expected
 
 
-def test_unsupported_and_empty():
-    assert check_instruction("language:response_language", "hola", {"language": "es"}) is None
+def test_unsupported_and_empty(monkeypatch):
+    assert check_instruction("language:not_an_ifeval_id", "hola", {}) is None
     assert check_instruction("punctuation:no_comma", "   ", {}) is False
+    monkeypatch.setitem(__import__("sys").modules, "langdetect", None)  # not installed: unsupported, not a verdict
+    assert check_instruction("language:response_language", "Hola, me llamo Juan.", {"language": "es"}) is None
+
+
+def test_language_verdict_is_stable():
+    text = "Das ist ein kurzer Satz auf Deutsch, geschrieben für einen Test."
+    assert {check_instruction("language:response_language", text, {"language": "de"}) for _ in range(5)} == {True}
 
 
 def test_sentence_counter():
@@ -84,7 +95,7 @@ def test_prompt_and_instruction_level():
     results = [s("<think>Ok, Thinking</think>all lowercase no commas", item),  # thinking is not checked
                s("lowercase, but a comma", item),
                s("<think>never closed", item),
-               s("hola", {"instruction_id_list": ["language:response_language"], "kwargs": [{"language": "es"}]})]
+               s("hola", {"instruction_id_list": ["language:not_an_ifeval_id"], "kwargs": [{}]})]
     assert [r.verdict for r in results] == [Verdict.CORRECT, Verdict.WRONG, Verdict.WRONG, Verdict.UNGRADEABLE]
     summary = ifeval_summary(results)
     assert summary["prompt_level_strict"] == pytest.approx(1 / 3)

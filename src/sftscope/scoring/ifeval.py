@@ -1,10 +1,11 @@
 """IFEval-style verifiable instructions, checked offline (no NLTK, no downloads at run time).
 
-Implements the instruction ids listed in ``CHECKS``: 24 of IFEval's 25, all but
-``language:response_language``, which needs a language detector. An instruction id outside ``CHECKS`` (e.g.
-``language:response_language``, which needs a language detector) is reported as unsupported and makes
-the prompt ungradeable rather than silently passing or failing. Strict accuracy only: the answer part
-(after ``</think>``) is checked as is.
+Implements all 25 of IFEval's instruction ids (``CHECKS``). ``language:response_language`` uses
+``langdetect`` (the detector IFEval itself uses; its language profiles ship inside the package), seeded so a
+verdict never changes between runs; as in IFEval, a response with no detectable features (digits only,
+say) counts as followed. Without ``langdetect`` installed that one id is reported as unsupported, and an id
+outside ``CHECKS`` likewise makes the prompt ungradeable rather than silently passing or failing. Strict
+accuracy only: the answer part (after ``</think>``) is checked as is.
 
 Prompt-level strict accuracy = share of prompts whose every instruction is followed (the verdict);
 instruction-level strict accuracy = share of instructions followed (``ifeval_summary``).
@@ -166,7 +167,24 @@ def _two_responses(r, kw):
     return len(parts) == 2 and all(valid) and valid[0] != valid[1]
 
 
+class _Unavailable(Exception):
+    """A check whose optional dependency is not installed."""
+
+
+def _response_language(r, kw):
+    try:
+        from langdetect import DetectorFactory, LangDetectException, detect
+    except ImportError:
+        raise _Unavailable("langdetect") from None
+    DetectorFactory.seed = 0  # langdetect samples features at random: seeded, the same text gets the same verdict
+    try:
+        return detect(r) == str(kw["language"]).strip().lower()
+    except LangDetectException:
+        return True  # IFEval's rule: no detectable features (e.g. only digits) is not a violation
+
+
 CHECKS: dict[str, Callable[[str, Mapping[str, Any]], bool]] = {
+    "language:response_language": _response_language,
     "punctuation:no_comma": _no_comma,
     "change_case:english_lowercase": _lowercase,
     "change_case:english_capital": _uppercase,
@@ -200,7 +218,10 @@ def check_instruction(instruction_id: str, response: str, kwargs: Mapping[str, A
     if fn is None:
         return None
     kw = {k: v for k, v in (kwargs or {}).items() if v is not None}
-    return bool(response.strip()) and bool(fn(response, kw))
+    try:
+        return bool(response.strip()) and bool(fn(response, kw))
+    except _Unavailable:
+        return None
 
 
 class IFEvalScorer:
