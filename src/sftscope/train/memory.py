@@ -111,9 +111,11 @@ def enable(trainer) -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     if hasattr(model, "peft_config") and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()  # LoRA: frozen embeddings would cut the recomputed graph
-    for name in ("activation_checkpointing", "gradient_checkpointing"):  # the record; the model is already set
+    # The record; transformers < 5.20 also (re-)enables from these at train() time, so the kwargs must match.
+    for name, value in (("activation_checkpointing", True), ("gradient_checkpointing", True),
+                        ("activation_checkpointing_kwargs", kwargs), ("gradient_checkpointing_kwargs", kwargs)):
         if hasattr(trainer.args, name):
-            setattr(trainer.args, name, True)
+            setattr(trainer.args, name, value)
 
 
 def probe_and_apply(trainer, examples: list[dict], collator, micro_batch_size: int, precision: str) -> Decision:
