@@ -1,7 +1,8 @@
 """Multi-GPU FSDP2 (needs 2 CUDA GPUs; skipped elsewhere).
 
 On CPU, accelerate runs several processes as MULTI_CPU data parallel and ignores FSDP settings (checked with
-torch 2.13 / accelerate 1.15: the model stays a DistributedDataParallel), so FSDP2 is tested here only.
+torch 2.13 / accelerate 1.15: the model stays a DistributedDataParallel), so the accelerate FSDP2 path is tested
+here only; torch's own FSDP2 on gloo is tested in test_fsdp2_cpu.py.
 """
 
 from __future__ import annotations
