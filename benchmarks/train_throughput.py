@@ -349,7 +349,12 @@ def gpu_main(args) -> dict:
         raise SystemExit(f"--configs: unknown {unknown}; choose from {list(runs)}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
+    import gc
+
     for key in args.configs.split(","):
+        gc.collect()  # a failed configuration's frames and reference cycles (model <-> trainer hook) go first
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
         t = time.perf_counter()
         try:
             r = runs[key]()
@@ -361,8 +366,6 @@ def gpu_main(args) -> dict:
             print(f"{key:>18}: FAILED ({type(e).__name__}: {str(e)[:300]})", flush=True)
             if args.json:
                 args.json.write_text(json.dumps(summary, indent=2, default=str))
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
             continue
         flops = train_flops(r["n_matmul"], layers, width, r["tokens"], r["sum_sq"])
         r["mfu_vs_datasheet"] = flops / r["seconds"] / peak if peak else None

@@ -75,9 +75,9 @@ def as_one_gpu(monkeypatch):
     seen = {}
 
     def install(peak, optimizer_bytes, total):
-        def fake_probe(trainer, batch, precision):
+        def fake_probe(trainer, batch, precision, passes=1):
             seen["batch_tokens"] = int(batch["attention_mask"].sum()) if "attention_mask" in batch else None
-            seen["model"] = trainer.model
+            seen["model"], seen["passes"] = trainer.model, passes
             return peak, optimizer_bytes, total
 
         monkeypatch.setattr(memory, "static_decision",
@@ -95,6 +95,7 @@ def test_auto_turns_checkpointing_on_when_the_probe_does_not_fit(tiny_model, row
     out = tmp_path / "auto"
     train(_cfg(tiny_model, rows_file), None, out, progress=False)
     assert seen["model"].is_gradient_checkpointing
+    assert seen["passes"] == 2  # batch 4 = 2 micro-batches of 2: the second pass runs beside the first's gradients
     # The probe saw the longest micro-batch: the two longest rows, collated as in training.
     from transformers import AutoTokenizer
 
@@ -113,15 +114,14 @@ def test_auto_turns_checkpointing_on_when_the_probe_does_not_fit(tiny_model, row
 def test_auto_keeps_it_off_when_the_probe_fits(tiny_model, rows_file, tmp_path, as_one_gpu):
     seen = as_one_gpu(10 * GIB, 4 * GIB, 100 * GIB)
     out = tmp_path / "auto"
-    train(_cfg(tiny_model, rows_file), None, out, progress=False)
-    assert not seen["model"].is_gradient_checkpointing
+    train(_cfg(tiny_model, rows_file, micro_batch_size=4), None, out, progress=False)
+    assert not seen["model"].is_gradient_checkpointing and seen["passes"] == 1  # no accumulation: one pass
     resolved = yaml.safe_load((out / "train_config.yaml").read_text())["resolved"]
     assert resolved["gradient_checkpointing"] is False and "<=" in resolved["gradient_checkpointing_reason"]
 
 
 def test_auto_with_lora_after_an_out_of_memory_probe(tiny_model, tmp_path, as_one_gpu):
-    # LoRA freezes the embeddings: turning checkpointing on after the trainer is built must still give the
-    # adapters gradients (the input-requires-grad hook).
+    # Checkpointing turned on after the trainer (and its PEFT wrapper) is built: the adapters still train.
     seen = as_one_gpu(None, 0, 100 * GIB)
     data = write_jsonl(tmp_path / "rows.jsonl", make_rows(8))
     out = tmp_path / "lora"
@@ -136,12 +136,29 @@ def test_auto_with_lora_after_an_out_of_memory_probe(tiny_model, tmp_path, as_on
 
 
 def test_cpu_auto_is_off_and_keeps_the_training_hash(tiny_model, rows_file, tmp_path):
-    from sftscope.train.checkpoints import training_hash
+    from sftscope.core.io import content_hash
+    from sftscope.train.checkpoints import _HASH_EXCLUDED, compatible_hashes, training_hash
 
     out = tmp_path / "cpu"
     train(_cfg(tiny_model, rows_file, max_steps=1), None, out, progress=False)
     resolved = yaml.safe_load((out / "train_config.yaml").read_text())["resolved"]
     assert resolved["gradient_checkpointing"] is False and resolved["gradient_checkpointing_reason"] == "auto: CPU run"
-    # Checkpointing changes no number, so it is not part of the run's identity.
-    assert training_hash(_cfg(tiny_model, rows_file)) == training_hash(_cfg(tiny_model, rows_file,
-                                                                           gradient_checkpointing=True))
+    # Checkpointing changes no number, so it is not part of the run's identity ...
+    auto, on = _cfg(tiny_model, rows_file), _cfg(tiny_model, rows_file, gradient_checkpointing=True)
+    assert training_hash(auto) == training_hash(on)
+    assert training_hash(auto) != training_hash(_cfg(tiny_model, rows_file, lr=2e-2))
+
+    # ... and hashes stored before `auto` existed (the bool was hashed) still name the same run.
+    def legacy(cfg, value):
+        d = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _HASH_EXCLUDED}
+        return content_hash({**d, "gradient_checkpointing": value})
+
+    assert compatible_hashes(auto) == {legacy(auto, False), legacy(auto, True)}
+    assert training_hash(auto) == legacy(auto, False)
+    meta = out / "checkpoint-1" / "meta.json"
+    stored = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**stored, "training_hash": legacy(_cfg(tiny_model, rows_file, max_steps=1), True)}))
+    assert train(_cfg(tiny_model, rows_file, max_steps=1), None, out, progress=False) == [out / "checkpoint-1"]
+    meta.write_text(json.dumps({**stored, "training_hash": "0123456789abcdef"}))
+    with pytest.raises(Exception, match="trained with other settings"):
+        train(_cfg(tiny_model, rows_file, max_steps=1), None, out, progress=False)

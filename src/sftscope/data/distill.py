@@ -666,7 +666,7 @@ def build_source_rows(cfg, variants: list[str], work_dir: str | Path | None = No
     card = paths["card"]
     rows = {}
     for v in variants:
-        if not paths[v].exists():
+        if v not in report["files"]:  # written by this run (an older run's file may lie there)
             raise DataError(f"distillation wrote no {v!r} rows (the questions have no solution column "
                             f"{cfg.distill.solution_col!r}); see {card}")
         rows[v] = read_rows(paths[v])

@@ -76,27 +76,41 @@ def is_resumable(folder: Path) -> bool:
 
 
 # Settings that do not change what is trained: a checkpoint made under other values is still this run's.
-# Settings that change neither the data order nor the arithmetic of an update (gradient checkpointing recomputes
-# the same activations) are left out, so changing them keeps a run's checkpoints.
+# Settings that change neither the data order nor the arithmetic of an update are left out, so changing them
+# keeps a run's checkpoints.
 _HASH_EXCLUDED = {"resume", "num_processes", "accelerate_config", "logging_steps", "log_entropy", "save_optimizer",
-                  "save_steps", "save_every", "save_log_spaced", "save_final", "gradient_checkpointing"}
+                  "save_steps", "save_every", "save_log_spaced", "save_final"}
+# Gradient checkpointing recomputes the same activations: it changes no number either. It was hashed before
+# `auto` existed (as true/false), so it is hashed as false always, and a stored hash made with true is accepted.
+_PINNED = {"gradient_checkpointing": False}
+
+
+def _hash(cfg: TrainConfig, pinned: dict) -> str:
+    from ..core.io import content_hash
+
+    d = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _HASH_EXCLUDED}
+    return content_hash({**d, **pinned})
 
 
 def training_hash(cfg: TrainConfig) -> str:
     """Hash of the settings that determine the weights at a step (stored in every meta.json)."""
-    from ..core.io import content_hash
-
-    return content_hash({k: v for k, v in cfg.model_dump(mode="json").items() if k not in _HASH_EXCLUDED})
+    return _hash(cfg, _PINNED)
 
 
-def check_same_run(out_dir: Path, cfg_hash: str) -> None:
+def compatible_hashes(cfg: TrainConfig) -> set[str]:
+    """Stored hashes that mean "the same run": this version's, and one written with gradient checkpointing on."""
+    return {training_hash(cfg), _hash(cfg, {"gradient_checkpointing": True})}
+
+
+def check_same_run(out_dir: Path, cfg: TrainConfig) -> None:
     """Refuse to mix checkpoints of different training settings in one folder."""
     from ..core.errors import SftscopeError
 
+    accepted, cfg_hash = compatible_hashes(cfg), training_hash(cfg)
     for step, folder in list_checkpoints(out_dir).items():
         if is_complete(folder):
             old = read_meta(folder).get("training_hash")
-            if old is not None and old != cfg_hash:
+            if old is not None and old not in accepted:
                 raise SftscopeError(
                     f"{out_dir} holds checkpoint-{step} trained with other settings (training hash {old}, now "
                     f"{cfg_hash}). Fix: write to a new output folder, or delete the old checkpoints")

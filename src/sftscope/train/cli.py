@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides (train.lr=1e-5 or lr=1e-5)"),
         model: Optional[str] = typer.Option(None, "--model", help="HF id, local path or organism:<name>"),
         data: Optional[str] = typer.Option(None, "--data", help=".jsonl/.parquet rows or an HF dataset id"),
-        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default runs/<name>/checkpoints)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default runs/<name>/checkpoints/<condition>)"),
         recipe: Optional[str] = typer.Option(None, "--recipe", help="paper | repeated_exposure | one_pass | step_budget"),
         max_steps: Optional[int] = typer.Option(None, "--max-steps"),
         epochs: Optional[float] = typer.Option(None, "--epochs"),
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         num_processes: Optional[int] = typer.Option(None, "--num-processes", help="> 1 relaunches in N processes"),
         condition: Optional[str] = typer.Option(
             None, "--condition", help="for a CONFIG with a matrix: the condition to train, as `sftscope run` names "
-            "it (e.g. large__cot); output and data default to that run's folders"),
+            "it (e.g. organism-large__cot); output and data default to that run's folders"),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ):
         """Fine-tune a causal LM with dense checkpoints (TRL SFTTrainer); writes checkpoint-<step>/, metrics.jsonl."""

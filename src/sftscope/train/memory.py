@@ -8,8 +8,9 @@ only when memory requires it. ``auto`` decides once, before the first step:
   wrapped, so one process cannot measure the sharded footprint beforehand; the study's multi-GPU recipes
   checkpoint too;
 - on one GPU: one forward + backward of the longest micro-batch the run will see (the ``micro_batch_size``
-  longest examples, collated as in training, through the trainer's own fused-LM-head loss) measures the peak;
-  AdamW's two fp32 moments per trainable parameter are added, since they are allocated only at the first
+  longest examples, collated as in training, through the trainer's own fused-LM-head loss, in training mode;
+  twice when gradients accumulate, so the second pass runs beside the first one's gradients) measures the
+  peak; AdamW's two fp32 moments per trainable parameter are added, since they are allocated only at the first
   optimizer step. If that total exceeds ``HEADROOM`` of the card's memory (or the probe itself runs out of
   memory), checkpointing is turned on.
 """
@@ -37,7 +38,7 @@ class Decision:
         gib = (lambda b: None if b is None else round(b / 2**30, 2))
         return {"gradient_checkpointing": self.enabled, "gradient_checkpointing_reason": self.reason,
                 "memory_probe_peak_gib": gib(self.peak_bytes), "memory_planned_gib": gib(self.need_bytes),
-                "memory_total_gib": gib(self.total_bytes)}
+                "memory_total_gib": gib(self.total_bytes), "memory_probe_peak_bytes": self.peak_bytes}
 
 
 def static_decision(setting, *, cuda: bool, processes: int) -> Decision | None:
@@ -68,9 +69,11 @@ def longest_micro_batch(examples: list[dict], micro_batch_size: int) -> list[dic
     return sorted(examples, key=lambda ex: len(ex["input_ids"]), reverse=True)[:micro_batch_size]
 
 
-def cuda_probe(trainer, batch: dict, precision: str):
-    """Peak CUDA bytes of one forward + backward of ``batch`` through the trainer's model and loss (None when it
-    runs out of memory), AdamW's state bytes for the trainable parameters, and the card's total memory."""
+def cuda_probe(trainer, batch: dict, precision: str, passes: int = 1):
+    """Peak CUDA bytes of ``passes`` forward + backward passes of ``batch`` through the trainer's model and loss in
+    training mode (None when it runs out of memory), AdamW's state bytes for the trainable parameters, and the
+    card's total memory. With gradient accumulation, pass 2 runs with the first pass's gradients resident, as
+    every micro-batch after the first of a step does."""
     import torch
 
     from .collate import STATS_KEY
@@ -84,17 +87,21 @@ def cuda_probe(trainer, batch: dict, precision: str):
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats(device)
-    peak = None
+    peak, was_training = None, model.training
+    model.train()  # dropout masks (LoRA dropout) are kept for the backward only in training mode
     try:
-        with torch.autocast("cuda", dtype=dtype or torch.float32, enabled=dtype is not None):
-            loss = model(**inputs, use_cache=False, fused_lm_head=True).loss
-        loss.backward()
+        for _ in range(passes):
+            with torch.autocast("cuda", dtype=dtype or torch.float32, enabled=dtype is not None):
+                loss = model(**inputs, use_cache=False, fused_lm_head=True).loss
+            loss.backward()
+            loss = None
         torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device)
     except torch.OutOfMemoryError:
         pass
     finally:
         loss = None
+        model.train(was_training)
         model.zero_grad(set_to_none=True)
         inputs.clear()
         torch.cuda.empty_cache()
@@ -118,11 +125,12 @@ def enable(trainer) -> None:
             setattr(trainer.args, name, value)
 
 
-def probe_and_apply(trainer, examples: list[dict], collator, micro_batch_size: int, precision: str) -> Decision:
+def probe_and_apply(trainer, examples: list[dict], collator, micro_batch_size: int, precision: str,
+                    grad_accum: int = 1) -> Decision:
     """``auto`` on one GPU: probe the longest micro-batch through ``trainer`` (built with checkpointing off) and
     turn checkpointing on when the run would not fit without it."""
     batch = collator(longest_micro_batch(examples, micro_batch_size))
-    decision = probe_decision(*cuda_probe(trainer, batch, precision))
+    decision = probe_decision(*cuda_probe(trainer, batch, precision, passes=2 if grad_accum > 1 else 1))
     if decision.enabled:
         enable(trainer)
     return decision

@@ -135,7 +135,7 @@ def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool
     """
     out_dir = Path(out_dir)
     prep = prepare(cfg, data_path)
-    check_same_run(out_dir, training_hash(prep.cfg))
+    check_same_run(out_dir, prep.cfg)
     done = completed(out_dir, prep.steps)
     if done is not None:
         log.info("train: all %d checkpoints in %s are complete; skipping training", len(done), out_dir)
@@ -213,11 +213,14 @@ def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool,
         meta = read_meta(resume)
         start = {"samples_seen": meta.get("samples_seen", 0), "tokens_seen": meta.get("tokens_seen", 0),
                  "step": meta.get("step", 0)}
-    from torch.utils.tensorboard import SummaryWriter
-
     callbacks = [make_save_callback(prep.steps), *(extra_callbacks or [])]
     if int(os.environ.get("RANK", "0")) == 0:
-        callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out_dir / "tensorboard"))))
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # the `train` extra installs tensorboard; metrics.jsonl is written either way
+            log.warning("train: tensorboard is not installed; writing metrics.jsonl only (pip install tensorboard)")
+        else:
+            callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out_dir / "tensorboard"))))
     collator = Collator(pad_token_id=prep.tokenizer.pad_token_id, padding_free=cfg.padding_free)
     trainer = SftscopeTrainer(
         model=model, args=args, train_dataset=datasets.Dataset.from_list(prep.examples),
@@ -227,7 +230,7 @@ def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool,
                   "max_steps": prep.schedule.max_steps, "lora": cfg.lora, "training_hash": training_hash(cfg)},
         start_counters=start, log_entropy=cfg.log_entropy)
     decision = static or memory.probe_and_apply(trainer, prep.examples, collator, prep.schedule.micro_batch_size,
-                                                precision)
+                                                precision, prep.schedule.grad_accum)
     log.info("train: gradient checkpointing %s (%s)", "on" if decision.enabled else "off", decision.reason)
     trainer.memory_decision = decision
     trainer.run_meta["gradient_checkpointing"] = decision.enabled
