@@ -148,13 +148,17 @@ def test_cpu_auto_is_off_and_keeps_the_training_hash(tiny_model, rows_file, tmp_
     assert training_hash(auto) == training_hash(on)
     assert training_hash(auto) != training_hash(_cfg(tiny_model, rows_file, lr=2e-2))
 
-    # ... and hashes stored before `auto` existed (the bool was hashed) still name the same run.
-    def legacy(cfg, value):
+    # ... and hashes stored before `auto` existed (the bool was hashed; the unfused AdamW was the default) still
+    # name the same run.
+    def legacy(cfg, value, optimizer="adamw_torch"):
         d = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _HASH_EXCLUDED}
-        return content_hash({**d, "gradient_checkpointing": value})
+        return content_hash({**d, "gradient_checkpointing": value, "optimizer": optimizer})
 
-    assert compatible_hashes(auto) == {legacy(auto, False), legacy(auto, True)}
-    assert training_hash(auto) == legacy(auto, False)
+    assert auto.optimizer == "adamw_torch_fused"
+    assert compatible_hashes(auto) == {legacy(auto, gc, opt) for gc in (False, True)
+                                       for opt in ("adamw_torch", "adamw_torch_fused")}
+    assert training_hash(auto) == legacy(auto, False, "adamw_torch_fused")
+    assert legacy(auto, False) not in compatible_hashes(_cfg(tiny_model, rows_file, lr=2e-2))
     meta = out / "checkpoint-1" / "meta.json"
     stored = json.loads(meta.read_text())
     meta.write_text(json.dumps({**stored, "training_hash": legacy(_cfg(tiny_model, rows_file, max_steps=1), True)}))

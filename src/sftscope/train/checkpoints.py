@@ -83,6 +83,9 @@ _HASH_EXCLUDED = {"resume", "num_processes", "accelerate_config", "logging_steps
 # Gradient checkpointing recomputes the same activations: it changes no number either. It was hashed before
 # `auto` existed (as true/false), so it is hashed as false always, and a stored hash made with true is accepted.
 _PINNED = {"gradient_checkpointing": False}
+# The same update computed by another kernel: a run made with the unfused AdamW (the default before the fused
+# one) is the same run, so its stored hash is accepted too.
+_SAME_UPDATE = {"optimizer": {"adamw_torch_fused": ["adamw_torch"], "adamw_torch": ["adamw_torch_fused"]}}
 
 
 def _hash(cfg: TrainConfig, pinned: dict) -> str:
@@ -98,8 +101,10 @@ def training_hash(cfg: TrainConfig) -> str:
 
 
 def compatible_hashes(cfg: TrainConfig) -> set[str]:
-    """Stored hashes that mean "the same run": this version's, and one written with gradient checkpointing on."""
-    return {training_hash(cfg), _hash(cfg, {"gradient_checkpointing": True})}
+    """Stored hashes that mean "the same run": this version's, one written with gradient checkpointing on, and
+    either of those with the other AdamW kernel."""
+    optimizers = [cfg.optimizer, *_SAME_UPDATE["optimizer"].get(cfg.optimizer, [])]
+    return {_hash(cfg, {"gradient_checkpointing": gc, "optimizer": opt}) for gc in (False, True) for opt in optimizers}
 
 
 def check_same_run(out_dir: Path, cfg: TrainConfig) -> None:

@@ -39,7 +39,8 @@ class TrainConfig(StrictModel):
     adam_beta1: float = Field(0.9, ge=0, lt=1)
     adam_beta2: float = Field(0.999, ge=0, lt=1)
     max_grad_norm: float = Field(1.0, ge=0)
-    optimizer: Literal["adamw_torch", "adamw_torch_fused"] = "adamw_torch"
+    optimizer: Literal["adamw_torch", "adamw_torch_fused"] = Field(
+        "adamw_torch_fused", description="AdamW; fused: torch's one-kernel update (CPU and CUDA; transformers' default)")
     batch_size: int = Field(32, ge=1, description="global batch: sequences per optimizer step")
     micro_batch_size: int = Field(4, ge=1, description="per-device batch")
     max_length: int = Field(2048, ge=8, description="tokens per sequence; longer rows are truncated at the end")
