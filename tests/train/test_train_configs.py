@@ -39,6 +39,9 @@ def test_paper_config_validates_and_matches_its_name(path: Path):
     assert t.lr == lr
     assert t.scheduler == ("constant" if path.stem.endswith("_constant") else "cosine")
     assert t.chat_template == ("qwen_base" if "Qwen3" in t.model else "chatml")
+    # transformers has no built-in internlm2: its repo's own code must run, in training and in vLLM.
+    remote = t.model.startswith("internlm/")
+    assert t.trust_remote_code is remote and cfg.eval.backend_kwargs.get("trust_remote_code", False) is remote
     rows = t.unique_samples or ROWS
     sched = resolve_schedule(t, rows, world_size=t.num_processes)
     assert sched.grad_accum * t.micro_batch_size * t.num_processes == t.batch_size

@@ -94,3 +94,36 @@ def test_parquet_rows_read_like_jsonl(tmp_path):
     a = rows_to_conversations(load_rows(str(tmp_path / "rows.parquet")), "p")
     b = rows_to_conversations(load_rows(str(tmp_path / "rows.jsonl")), "j")
     assert a == b and a[0]["messages"][1]["role"] == "assistant"
+
+
+def test_remote_code_model_names_the_setting(tmp_path):
+    """A model folder whose config points at its own modelling code (like internlm2) fails before training with
+    the setting that fixes it; with the setting on, the error is transformers' own (here: the code is missing)."""
+    import json
+
+    from sftscope.testing import tiny_tokenizer
+    from sftscope.train.config import TrainConfig
+    from sftscope.train.stage import load_model
+
+    d = tmp_path / "remote"
+    d.mkdir()
+    tiny_tokenizer(d)
+    (d / "config.json").write_text(json.dumps({
+        "model_type": "internlm2", "architectures": ["InternLM2ForCausalLM"],
+        "auto_map": {"AutoConfig": "configuration_internlm2.InternLM2Config",
+                     "AutoModelForCausalLM": "modeling_internlm2.InternLM2ForCausalLM"}}))
+    with pytest.raises(ConfigError, match="Fix: set train.trust_remote_code: true"):
+        load_model(str(d), TrainConfig(model=str(d)))
+    with pytest.raises(ConfigError) as e:
+        load_model(str(d), TrainConfig(model=str(d), trust_remote_code=True))
+    assert "trust_remote_code: true" not in str(e.value)
+
+
+def test_a_bare_missing_name_says_it_is_not_a_local_folder_either():
+    from sftscope.train.stage import load_tokenizer
+
+    with pytest.raises(ConfigError) as e:
+        load_tokenizer("no-such-model-folder-xyz")
+    text = str(e.value)
+    assert "no local folder 'no-such-model-folder-xyz' here either" in text and "(./name)" in text
+    assert "https://)" not in text  # the first line of the cause, not a cut-off URL

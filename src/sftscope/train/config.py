@@ -22,6 +22,8 @@ class LoraOptions(StrictModel):
 
 class TrainConfig(StrictModel):
     model: str = Field(..., description="HF id, local path, or `organism:<name>` for a built-in base")
+    trust_remote_code: bool = Field(
+        False, description="run the model repo's own modelling code (needed by e.g. internlm/internlm2_5-20b)")
     recipe: Literal["paper", "repeated_exposure", "one_pass", "step_budget"] | None = Field(
         None, description="preset filling unset fields: paper | repeated_exposure | one_pass | step_budget")
     data: str | None = Field(None, description="training rows (.jsonl/.parquet) or HF id; defaults to the data stage output")

@@ -55,14 +55,29 @@ def resolve_model(model: str) -> str:
     return model
 
 
-def load_tokenizer(model_path: str):
+def _first_line(e: Exception, limit: int = 300) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _remote_code_hint(e: Exception, enabled: bool) -> str:
+    if "trust_remote_code" in str(e) and not enabled:
+        return " Fix: set train.trust_remote_code: true for a model whose repo ships its own modelling code"
+    return ""
+
+
+def load_tokenizer(model_path: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(model_path)
+        tok = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
     except Exception as e:  # OSError for unknown ids / offline, ValueError for broken folders
+        local = "" if "/" in model_path else (f" There is no local folder {model_path!r} here either: for a folder, "
+                                              "give its path (./name).")
         raise ConfigError([f"train.model={model_path!r}: cannot load its tokenizer ({type(e).__name__}: "
-                           f"{str(e)[:200]}). Fix: check the id or path (HF ids need network or a local cache)"]) from None
+                           f"{_first_line(e)})." + (_remote_code_hint(e, trust_remote_code) or
+                                                    " Fix: check the id or path (HF ids need network or a local cache)."
+                                                    + local)]) from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token  # labels are built before padding, so a pad equal to EOS never masks EOS
     return tok
@@ -89,7 +104,7 @@ def prepare(cfg: TrainConfig, data_path: str | None) -> Prepared:
         rows = rows[: cfg.unique_samples]
     conversations = rows_to_conversations(rows, source, cfg.columns)
     model_path = resolve_model(cfg.model)
-    tokenizer = load_tokenizer(model_path)
+    tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
     template = resolve_chat_template(tokenizer, cfg.chat_template)
     examples = encode_rows(conversations, tokenizer, template, cfg.max_length)
     if cfg.packing:
@@ -116,14 +131,14 @@ def load_model(model_path: str, cfg: TrainConfig):
     import torch
     from transformers import AutoModelForCausalLM
 
-    kwargs = {"dtype": torch.float32}  # fp32 master weights; bf16/fp16 run as autocast
+    kwargs = {"dtype": torch.float32, "trust_remote_code": cfg.trust_remote_code}  # fp32 master weights (autocast)
     if cfg.attn_implementation:
         kwargs["attn_implementation"] = cfg.attn_implementation
     try:
         return AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
     except Exception as e:
         raise ConfigError([f"train.model={model_path!r}: cannot load the model ({type(e).__name__}: "
-                           f"{str(e)[:300]})"]) from None
+                           f"{_first_line(e)}).{_remote_code_hint(e, cfg.trust_remote_code)}"]) from None
 
 
 def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool = True,
