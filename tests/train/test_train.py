@@ -102,6 +102,9 @@ def test_resume_matches_uninterrupted_run(full_run, tiny_model, rows_file, tmp_p
     assert [r["step"] for r in metrics(tmp_path)] == [1, 2, 3, 4, 5, 6]
     assert got == pytest.approx(want, rel=1e-5)
     assert json.loads((tmp_path / "checkpoint-6" / "meta.json").read_text())["samples_seen"] == 24
+    # Token counters continue across the resume: ours, and TRL's own `num_tokens`.
+    for key in ("tokens_seen", "num_tokens"):
+        assert [r[key] for r in metrics(tmp_path)] == [r[key] for r in metrics(full_run[0])]
 
 
 def test_paper_loss_reduction_sums_micro_batches(tiny_model, tmp_path):
@@ -136,6 +139,28 @@ def test_padding_free_lora_and_teacher_ratio(tiny_model, tokenizer, tmp_path):
         assert r["padding_fraction"] == 0.0
         # A random 384-token model gives ~1/384 = e^-5.95 per token: the ratio is near e^0.05 ~ 1.05.
         assert 0.5 < r["teacher_ratio_mean"] < 2.0 and sum(r["teacher_ratio_hist"]["counts"]) > 0
+    # TensorBoard gets the mean as a scalar and the histogram as a histogram, per logging step.
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ev = EventAccumulator(str(out / "tensorboard"), size_guidance={"histograms": 0, "scalars": 0}).Reload()
+    assert "train/teacher_ratio_mean" in ev.Tags()["scalars"]
+    hist = ev.Histograms("train/teacher_ratio")
+    assert [h.step for h in hist] == [r["step"] for r in metrics(out)]
+    for h, r in zip(hist, metrics(out)):
+        assert list(h.histogram_value.bucket) == r["teacher_ratio_hist"]["counts"]
+        assert h.histogram_value.num == sum(r["teacher_ratio_hist"]["counts"])
+        assert h.histogram_value.sum / h.histogram_value.num == pytest.approx(r["teacher_ratio_mean"], rel=1e-6)
+
+
+def test_log_entropy_off_reaches_tensorboard_too(tiny_model, rows_file, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "noent"
+    train(base_cfg(tiny_model, rows_file, max_steps=2, save_steps=None, save_optimizer=False, log_entropy=False),
+          None, out, progress=False)
+    assert all("entropy" not in r for r in metrics(out))
+    scalars = EventAccumulator(str(out / "tensorboard")).Reload().Tags()["scalars"]
+    assert "train/loss" in scalars and not any("entropy" in t for t in scalars)
 
 
 def test_packing_counts_sequences_not_bins(tiny_model, rows_file, tmp_path):

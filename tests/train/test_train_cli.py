@@ -78,6 +78,7 @@ def test_ddp_two_cpu_processes_match_one_process(tiny_model, rows_file, tmp_path
                           "--num-processes", "2", "--no-progress"], capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "(trained in 2 processes)" in res.stdout and "2 checkpoints in" in res.stdout
+    assert "accelerate.commands.launch" in (tmp_path / "ddp" / "launch_command.txt").read_text()
     ddp = [json.loads(x) for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     meta = json.loads((tmp_path / "ddp" / "checkpoint-2" / "meta.json").read_text())
     assert meta["samples_seen"] == 8 and meta["step"] == 2
@@ -140,3 +141,30 @@ def test_condition_without_a_matrix_is_refused_and_default_out_matches_sftscope_
     code, text = run_cli([str(cfg), "--no-progress"], capsys)
     assert code == 0, text
     assert (tmp_path / "runs" / "study" / "checkpoints" / "study" / "checkpoint-1" / "meta.json").is_file()
+
+
+def test_data_shorthand_with_a_config_means_train_data(tiny_model, rows_file, tmp_path, capsys):
+    from sftscope.train.cli import _normalize
+
+    assert _normalize(["data=rows.jsonl", "lr=1e-5", "data.n=5", "data={source: countdown}", "name=x"]) == [
+        "train.data=rows.jsonl", "train.lr=1e-5", "data.n=5", "data={source: countdown}", "name=x"]
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(f"name: tiny\nruns_dir: {tmp_path / 'runs'}\ntrain:\n  model: {tiny_model}\n  batch_size: 4\n"
+                   "  micro_batch_size: 4\n  max_length: 64\n  max_steps: 1\n", encoding="utf-8")
+    code, text = run_cli([str(cfg), f"data={rows_file}", "--no-progress"], capsys)
+    assert code == 0, text
+    assert (tmp_path / "runs" / "tiny" / "checkpoints" / "tiny" / "checkpoint-1" / "meta.json").is_file()
+
+
+def test_a_run_that_would_write_no_checkpoint_is_refused(tiny_model, rows_file, tmp_path, capsys, caplog):
+    args = ["--model", str(tiny_model), "--data", str(rows_file), "--out", str(tmp_path / "o"), "--max-steps", "2",
+            "--batch-size", "4", "--micro-batch-size", "4", "--max-length", "64", "--save-every", "9", "--no-progress"]
+    code, text = run_cli([*args, "save_final=false"], capsys)
+    assert code == 2 and "no checkpoint would be written in 2 steps" in text
+    assert not (tmp_path / "o").exists()
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        code, text = run_cli(args, capsys)  # save_final on: a warning, and the final checkpoint
+    assert code == 0 and "save_every=9 is beyond the run's 2 steps" in caplog.text
+    assert sorted(p.name for p in (tmp_path / "o").glob("checkpoint-*")) == ["checkpoint-2"]

@@ -37,6 +37,12 @@ def checkpoint_steps(cfg: TrainConfig, total_steps: int) -> list[int]:
         steps = set(cfg.save_steps)
     elif cfg.save_every is not None:
         steps = set(range(cfg.save_every, total_steps + 1, cfg.save_every))
+        if not steps:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "train.save_every=%d is beyond the run's %d steps: no periodic checkpoint%s", cfg.save_every,
+                total_steps, ", only the final one" if cfg.save_final else "")
     elif cfg.save_log_spaced is not None:
         steps = set(log_spaced_steps(cfg.save_log_spaced, total_steps))
     else:

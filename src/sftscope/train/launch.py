@@ -1,8 +1,10 @@
-"""Multi-process launch: ``sftscope train`` relaunches itself when ``num_processes > 1``.
+"""Multi-process launch: ``sftscope train`` relaunches itself through ``accelerate launch`` when
+``num_processes > 1``.
 
-On GPUs the relaunch goes through ``accelerate launch`` with a shipped config (DDP, FSDP2 or DeepSpeed
-ZeRO-3; ``configs/accelerate/*.yaml``). On CPU, accelerate's launcher only knows MPI, so it goes through
-``torch.distributed.run`` (torchrun), which accelerate recognises from the environment and runs with gloo.
+The config is a shipped one (DDP, FSDP2 or DeepSpeed ZeRO-3; ``configs/accelerate/*.yaml``) or a path. On a
+CPU-only machine the processes run data parallel with gloo: the Trainer's ``use_cpu`` makes accelerate's state
+``MULTI_CPU`` in each launched process (checked with accelerate 1.15), and sharded configs are replaced by the
+DDP one with a warning, because accelerate 1.15 enables FSDP/DeepSpeed only for GPU-type devices.
 """
 
 from __future__ import annotations
@@ -46,9 +48,9 @@ def cpu_sharding_note(setting: str | None) -> str | None:
     """The warning for a sharded accelerate config on a CPU run (None when there is nothing to say)."""
     if setting in (None, "ddp"):
         return None
-    return (f"train.accelerate_config={setting!r} is not applied on CPU: the processes run as data parallel (gloo), "
-            "with full parameters in each. accelerate 1.15 enables FSDP/DeepSpeed only for GPU-type devices, although "
-            "torch's FSDP2 itself runs on gloo; the same config shards on GPUs")
+    return (f"train.accelerate_config={setting!r} is not applied on CPU: the processes run as data parallel (gloo, "
+            "the ddp config), with full parameters in each. accelerate 1.15 enables FSDP/DeepSpeed only for GPU-type "
+            "devices, although torch's FSDP2 itself runs on gloo; the same config shards on GPUs")
 
 
 def _free_port() -> int:
@@ -57,20 +59,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_command(config_file: Path, out_dir: Path, n: int, gpu: bool, progress: bool,
-                   mixed_precision: str = "no") -> list[str]:
-    """The command that runs ``sftscope train <config_file>`` in ``n`` processes."""
+def launch_command(config_file: Path, out_dir: Path, n: int, progress: bool, mixed_precision: str = "no") -> list[str]:
+    """The ``accelerate launch`` command that runs ``sftscope train <config_file>`` in ``n`` processes (the
+    accelerate config's path is filled in for ``{ACCEL}``)."""
     tail = ["-m", "sftscope.cli", "train", str(config_file), "--out", str(out_dir)]
     if not progress:
         tail.append("--no-progress")
-    if gpu:
-        # accelerate launch <config> ... -m sftscope.cli : the module form keeps the package's entry point.
-        return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "{ACCEL}",
-                "--num_processes", str(n), "--main_process_port", str(_free_port()),
-                # The YAML's mixed_precision must not override train.precision.
-                "--mixed_precision", mixed_precision, *tail]
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), "--nnodes", "1",
-            "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), *tail]
+    # accelerate launch <config> ... -m sftscope.cli : the module form keeps the package's entry point.
+    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "{ACCEL}",
+            "--num_processes", str(n), "--main_process_port", str(_free_port()),
+            # The YAML's mixed_precision must not override train.precision.
+            "--mixed_precision", mixed_precision, *tail]
 
 
 def relaunch(run_cfg, out_dir: Path, data_path: str | None = None, progress: bool = True) -> int:
@@ -95,11 +94,15 @@ def relaunch(run_cfg, out_dir: Path, data_path: str | None = None, progress: boo
     from .stage import resolve_precision
 
     precision = resolve_precision(tcfg.precision)
-    cmd = launch_command(cfg_file, out_dir, n, gpu, progress, {"fp32": "no"}.get(precision, precision))
-    if gpu:
-        cmd[cmd.index("{ACCEL}")] = str(accelerate_config_path(tcfg.accelerate_config))
-    elif note := cpu_sharding_note(tcfg.accelerate_config):
+    cmd = launch_command(cfg_file, out_dir, n, progress, {"fp32": "no"}.get(precision, precision))
+    setting = tcfg.accelerate_config
+    if not gpu and (note := cpu_sharding_note(setting)):
         log.warning(note)
+        setting = "ddp"
+    cmd[cmd.index("{ACCEL}")] = str(accelerate_config_path(setting))
+    import shlex
+
+    atomic_write_text(out_dir / "launch_command.txt", shlex.join(cmd) + "\n")  # to rerun or inspect by hand
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # n processes on a shared CPU: one thread each avoids oversubscription
     res = subprocess.run(cmd, env=env)

@@ -150,6 +150,10 @@ def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool
     """
     out_dir = Path(out_dir)
     prep = prepare(cfg, data_path)
+    if not prep.steps:
+        raise ConfigError([f"train: no checkpoint would be written in {prep.schedule.max_steps} steps (save_final is "
+                           "off and no save step falls inside the run). Fix: save_final: true, or a smaller "
+                           "save_every / save_steps"])
     check_same_run(out_dir, prep.cfg)
     done = completed(out_dir, prep.steps)
     if done is not None:

@@ -22,6 +22,8 @@ from .flops import attention_width, matmul_params, mfu, train_flops
 
 # Bin edges of the student/teacher probability ratio histogram (counts per bin are logged).
 RATIO_EDGES = (0.0, 0.1, 0.5, 0.9, 1.1, 2.0, 10.0, math.inf)
+RATIO_HIST_TOP = 1000.0  # TensorBoard needs a finite last bucket: ratios of 10 or more are drawn up to here
+_NBINS = len(RATIO_EDGES) - 1
 FLUSH_SECONDS = 30.0
 _CKPT_ARG = ("activation_checkpointing" if "activation_checkpointing" in SFTConfig.__dataclass_fields__
              else "gradient_checkpointing")
@@ -92,9 +94,11 @@ class SftscopeTrainer(SFTTrainer):
         self.log_entropy = log_entropy
         # [real tokens, slots, sum L^2, sequences], kept on the batches' device: no host sync per micro-batch
         self._acc = torch.zeros(4, dtype=torch.float64)
-        self._ratio = torch.zeros(len(RATIO_EDGES), dtype=torch.float64)  # [sum of ratios, 7 bin counts]
+        self._ratio = torch.zeros(2 + _NBINS, dtype=torch.float64)  # [sum, sum of squares, 7 bin counts]
         self._t_last: float | None = None
         self.counters = {"samples_seen": 0, "tokens_seen": 0, **(start_counters or {})}
+        if start_counters:  # TRL's own `num_tokens` counter would restart at 0 on resume
+            self._total_train_tokens = int(start_counters.get("tokens_seen", 0))
         self.last_train_log: dict = {}
         self._n_matmul = matmul_params(self.model)
         self._layers, self._attn_width = attention_width(self.model.config)
@@ -135,9 +139,10 @@ class SftscopeTrainer(SFTTrainer):
             return
         ratio = torch.exp(student_lp.float()[mask] - teacher[mask]).cpu().double()
         edges = torch.tensor(RATIO_EDGES[1:-1], dtype=torch.float64)
-        counts = torch.bincount(torch.bucketize(ratio, edges), minlength=len(RATIO_EDGES) - 1)
+        counts = torch.bincount(torch.bucketize(ratio, edges), minlength=_NBINS)
         self._ratio[0] += ratio.sum()
-        self._ratio[1:len(RATIO_EDGES)] += counts.double()
+        self._ratio[1] += (ratio * ratio).sum()
+        self._ratio[2:] += counts.double()
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         loss = super().training_step(model, inputs, num_items_in_batch)
@@ -148,6 +153,9 @@ class SftscopeTrainer(SFTTrainer):
 
     # ---- metrics -------------------------------------------------------------------------------------------
     def log(self, logs: dict, start_time: float | None = None) -> None:
+        if not self.log_entropy:  # TRL computes it regardless and adds it in its log(): off means off everywhere
+            for per_mode in getattr(self, "_metrics", {}).values():
+                per_mode.pop("entropy", None)
         if "loss" in logs and "train_runtime" not in logs:
             self._throughput(logs, start_time)
             self._pending_none = {k: None for k, v in logs.items() if v is None}  # e.g. mfu on CPU
@@ -178,10 +186,11 @@ class SftscopeTrainer(SFTTrainer):
         logs["tokens_seen"] = self.counters["tokens_seen"]
         ratio = self._reduce(self._ratio.clone())
         self._ratio.zero_()
-        n = ratio[1:].sum().item()
+        n = ratio[2:].sum().item()
         if n:
             logs["teacher_ratio_mean"] = ratio[0].item() / n
-            self._ratio_hist = [int(c) for c in ratio[1:len(RATIO_EDGES)].tolist()]
+            self._ratio_hist = [int(c) for c in ratio[2:].tolist()]
+            self._ratio_sums = (ratio[0].item(), ratio[1].item())
         else:
             self._ratio_hist = None
 
@@ -197,6 +206,7 @@ class SftscopeTrainer(SFTTrainer):
             row["entropy"] = logs["entropy"]
         if getattr(self, "_ratio_hist", None):
             row["teacher_ratio_hist"] = {"edges": list(RATIO_EDGES[1:-1]), "counts": self._ratio_hist}
+            self._tensorboard_histogram(self._ratio_hist, *self._ratio_sums)
         self.last_train_log = row
         if self.metrics_path is not None and self.is_world_process_zero():
             self.metric_rows.append(row)
@@ -204,6 +214,19 @@ class SftscopeTrainer(SFTTrainer):
             # rewritten at every checkpoint, at the end, and otherwise at most every FLUSH_SECONDS.
             if time.time() - self._last_flush > FLUSH_SECONDS:
                 self.flush_metrics()
+
+    def _tensorboard_histogram(self, counts: list[int], total: float, squares: float) -> None:
+        """The student/teacher ratio histogram as a TensorBoard histogram (``train/teacher_ratio``)."""
+        writers = [getattr(cb, "tb_writer", None) for cb in self.callback_handler.callbacks]
+        writers = [w for w in writers if w is not None and hasattr(w, "add_histogram_raw")]
+        if not writers or not self.is_world_process_zero():
+            return
+        limits = [*RATIO_EDGES[1:-1], RATIO_HIST_TOP]
+        used = [i for i, c in enumerate(counts) if c]
+        for w in writers:
+            w.add_histogram_raw("train/teacher_ratio", min=RATIO_EDGES[used[0]], max=limits[used[-1]], num=sum(counts),
+                                sum=total, sum_squares=squares, bucket_limits=limits, bucket_counts=counts,
+                                global_step=self.state.global_step)
 
     def tokens_processed(self) -> int:
         """Non-padding tokens trained on so far by this process's view (logged counts + the not yet logged)."""
