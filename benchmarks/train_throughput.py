@@ -437,6 +437,16 @@ def tiny_main(args) -> dict:
             elif state.global_step == state.max_steps:
                 self.result = (self.tokens_fn() - self.start[1], time.perf_counter() - self.start[0])
 
+    batches: dict[str, list] = {}
+
+    def record(key: str, trainer) -> None:
+        """Keep the first run's input token ids per forward, to check both sides train on the same batches."""
+        if key in batches:
+            return
+        seen = batches[key] = []
+        trainer.model.register_forward_pre_hook(
+            lambda mod, a, kw: seen.append((kw["input_ids"] * kw["attention_mask"]).tolist()), with_kwargs=True)
+
     def sftscope_once(k: int, padding_free: bool) -> tuple[float, float]:
         # data_order=shuffle with seed 42 draws the same batches as TRL's default sampler (same padding per batch).
         cfg = TrainConfig(model=str(model_dir), data=str(tmp / "rows.jsonl"), padding_free=padding_free,
@@ -444,6 +454,8 @@ def tiny_main(args) -> dict:
                           save_every=10**6, save_final=False, precision="fp32", **common)
         prep = prepare(cfg, None)
         trainer = build_trainer(prep, tmp / f"sft{k}{padding_free}", "fp32", False, None)
+        if not padding_free:
+            record("sftscope", trainer)
         cb = SteadyState(lambda: trainer.tokens_processed())
         trainer.add_callback(cb)
         trainer.train()
@@ -455,6 +467,7 @@ def tiny_main(args) -> dict:
                           learning_rate=1e-4, max_length=512, bf16=False, use_cpu=True, gradient_checkpointing=False,
                           save_strategy="no", report_to="none", logging_steps=10, disable_tqdm=True)
         trainer = SFTTrainer(model=str(model_dir), args=args_, train_dataset=ds)
+        record("trl", trainer)
         # TRL counts attention-mask ones: its non-padding tokens.
         cb = SteadyState(lambda: trainer._total_train_tokens)
         trainer.add_callback(cb)
@@ -474,6 +487,8 @@ def tiny_main(args) -> dict:
             tok, sec = fn(k)
             res[key].append(tok / sec)
             tokens[key] = tok
+    identical = batches["sftscope"] == batches["trl"]
+    print(f"same batches, token for token, in all {len(batches['trl'])} steps: {'yes' if identical else 'NO'}")
     # The median of the repeats decides (robust to a slow or lucky run on a shared CPU); the best is shown too.
     med = {k: statistics.median(v) for k, v in res.items()}
     best = {k: max(v) for k, v in res.items()}
@@ -485,7 +500,8 @@ def tiny_main(args) -> dict:
           f"(padding-free on CPU: {med['sftscope_padding_free'] / med['trl']:.2f}x)")
     return {"mode": "tiny-cpu", **{f"{k}_tokens_per_second": v for k, v in med.items()},
             **{f"{k}_best_tokens_per_second": v for k, v in best.items()}, "runs": res, "tokens": tokens,
-            "ratio": ratio, "ratio_best_of": best["sftscope"] / best["trl"], "steps": args.tiny_steps}
+            "ratio": ratio, "ratio_best_of": best["sftscope"] / best["trl"], "steps": args.tiny_steps,
+            "same_batches": identical}
 
 
 def main(argv: list[str] | None = None) -> int:

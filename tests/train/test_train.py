@@ -172,3 +172,20 @@ def test_packing_counts_sequences_not_bins(tiny_model, rows_file, tmp_path):
     assert row["padding_fraction"] < 0.2 and row["samples_seen"] > 2
     resolved = (out / "train_config.yaml").read_text()
     assert "examples: " in resolved and "examples: 16" not in resolved  # bins, fewer than the 16 rows
+
+
+def test_teacher_ratio_ignores_missing_and_impossible_teacher_tokens():
+    from types import SimpleNamespace
+
+    from sftscope.train.trainer import SftscopeTrainer
+
+    acc = SimpleNamespace(_ratio=torch.zeros(9, dtype=torch.float64))
+    student = torch.tensor([[-1.0, -1.0, -1.0, -1.0, -1.0]])            # log p of the next token, 5 positions
+    teacher = torch.tensor([[0.0, -1.0, float("nan"), float("-inf"), -100.0, -1.0]])  # per input token
+    labels = torch.tensor([[-100, 5, 5, 5, 5, -100]])                     # positions 1-4 carry loss
+    SftscopeTrainer._add_ratio(acc, student, teacher, labels)
+    # Counted: position 1 (ratio e^0 = 1) and position 4 (e^99: finite in float64, the last bucket);
+    # NaN (no teacher value), -inf (teacher ruled the token out) and the unlabelled positions are left out.
+    counts = acc._ratio[2:].tolist()
+    assert sum(counts) == 2 and counts[3] == 1 and counts[-1] == 1
+    assert torch.isfinite(acc._ratio).all() and acc._ratio[0].item() == pytest.approx(1 + float(torch.tensor(99.0, dtype=torch.float64).exp()))

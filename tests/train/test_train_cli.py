@@ -146,8 +146,10 @@ def test_condition_without_a_matrix_is_refused_and_default_out_matches_sftscope_
 def test_data_shorthand_with_a_config_means_train_data(tiny_model, rows_file, tmp_path, capsys):
     from sftscope.train.cli import _normalize
 
-    assert _normalize(["data=rows.jsonl", "lr=1e-5", "data.n=5", "data={source: countdown}", "name=x"]) == [
-        "train.data=rows.jsonl", "train.lr=1e-5", "data.n=5", "data={source: countdown}", "name=x"]
+    assert _normalize(["data=rows.jsonl", "lr=1e-5", "data.n=5", "data={source: countdown}", "name=x",
+                       "data=source: countdown", "data=null", "data=jasonrqh/Math-CoT-20k"]) == [
+        "train.data=rows.jsonl", "train.lr=1e-5", "data.n=5", "data={source: countdown}", "name=x",
+        "data=source: countdown", "data=null", "train.data=jasonrqh/Math-CoT-20k"]
     cfg = tmp_path / "run.yaml"
     cfg.write_text(f"name: tiny\nruns_dir: {tmp_path / 'runs'}\ntrain:\n  model: {tiny_model}\n  batch_size: 4\n"
                    "  micro_batch_size: 4\n  max_length: 64\n  max_steps: 1\n", encoding="utf-8")

@@ -166,3 +166,14 @@ def test_cpu_auto_is_off_and_keeps_the_training_hash(tiny_model, rows_file, tmp_
     meta.write_text(json.dumps({**stored, "training_hash": "0123456789abcdef"}))
     with pytest.raises(Exception, match="trained with other settings"):
         train(_cfg(tiny_model, rows_file, max_steps=1), None, out, progress=False)
+
+
+def test_hashes_stored_by_earlier_versions_still_match():
+    """Literal hashes written by sftscope at commit 7660678 (before `auto`, the fused default and
+    trust_remote_code): a setting added later must not turn an existing run into "other settings"."""
+    from sftscope.train.checkpoints import compatible_hashes
+
+    assert "ff9a6406d67673db" in compatible_hashes(TrainConfig(model="m"))
+    assert "d0fc539830b578c7" in compatible_hashes(TrainConfig(model="org", lr=1e-3, max_steps=96,
+                                                               gradient_checkpointing=True))
+    assert "ff9a6406d67673db" not in compatible_hashes(TrainConfig(model="m", lr=1e-4))

@@ -85,7 +85,8 @@ def is_resumable(folder: Path) -> bool:
 # Settings that change neither the data order nor the arithmetic of an update are left out, so changing them
 # keeps a run's checkpoints.
 _HASH_EXCLUDED = {"resume", "num_processes", "accelerate_config", "logging_steps", "log_entropy", "save_optimizer",
-                  "save_steps", "save_every", "save_log_spaced", "save_final"}
+                  "save_steps", "save_every", "save_log_spaced", "save_final",
+                  "trust_remote_code"}  # how the model's code is loaded; `model` itself is hashed
 # Gradient checkpointing recomputes the same activations: it changes no number either. It was hashed before
 # `auto` existed (as true/false), so it is hashed as false always, and a stored hash made with true is accepted.
 _PINNED = {"gradient_checkpointing": False}

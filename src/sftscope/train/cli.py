@@ -15,12 +15,19 @@ _RUN_KEYS = ("name", "description", "seed", "runs_dir", "stages", "matrix", "dat
 def _normalize(overrides: list[str]) -> list[str]:
     """``lr=1e-5`` is short for ``train.lr=1e-5``; dotted run-config keys pass unchanged. ``data=rows.jsonl`` (a
     file or dataset id, not a ``{...}`` section) means ``train.data``: the run-level ``data`` is a mapping."""
+    import yaml
+
     out = []
     for o in overrides:
         key, _, value = o.partition("=")
-        if key == "data" and not value.lstrip().startswith("{"):
-            out.append(f"train.{o}")
-            continue
+        if key == "data":
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError:
+                parsed = None  # left to the config loader, which names the bad value
+            if isinstance(parsed, str):
+                out.append(f"train.{o}")
+                continue
         out.append(o if key.split(".")[0] in _RUN_KEYS else f"train.{o}")
     return out
 

@@ -134,10 +134,11 @@ class SftscopeTrainer(SFTTrainer):
 
     def _add_ratio(self, student_lp, teacher, labels) -> None:
         teacher = teacher[:, 1:].to(student_lp.device)
-        mask = (labels[:, 1:] != -100) & ~torch.isnan(teacher)
+        # NaN marks tokens without a teacher value; -inf (a token the teacher ruled out) has no finite ratio either.
+        mask = (labels[:, 1:] != -100) & torch.isfinite(teacher)
         if not mask.any():
             return
-        ratio = torch.exp(student_lp.float()[mask] - teacher[mask]).cpu().double()
+        ratio = torch.exp(student_lp.double()[mask] - teacher.double()[mask]).cpu()  # float64: e^88+ stays finite
         edges = torch.tensor(RATIO_EDGES[1:-1], dtype=torch.float64)
         counts = torch.bincount(torch.bucketize(ratio, edges), minlength=_NBINS)
         self._ratio[0] += ratio.sum()
