@@ -116,16 +116,21 @@ def test_teacher_forced_logprobs_match_a_full_forward(teacher):
     assert len(ent) == len(r) and all(e > 0 for e in ent)
 
 
-def test_teacher_without_chat_template(teacher, rg_questions, tmp_path):
-    from sftscope.data.distill import distill
-
-    bare = tmp_path / "bare"
+def _without_chat_template(teacher, bare):
+    """A copy of the teacher whose tokenizer has no chat template (neither in its config nor as a file)."""
     shutil.copytree(teacher, bare)
     cfg = json.loads((bare / "tokenizer_config.json").read_text())
     cfg.pop("chat_template", None)
     (bare / "tokenizer_config.json").write_text(json.dumps(cfg))
     for f in bare.glob("chat_template*"):
         f.unlink()
+    return bare
+
+
+def test_teacher_without_chat_template(teacher, rg_questions, tmp_path):
+    from sftscope.data.distill import distill
+
+    bare = _without_chat_template(teacher, tmp_path / "bare")
     # The run goes on with the plain-text fallback template, and the report and card say so.
     rep = distill(str(rg_questions), str(bare), "hf", 1, tmp_path / "bare.jsonl", max_new_tokens=4,
                   decontaminate=False)
@@ -199,13 +204,7 @@ def test_missing_chat_template_gets_the_plain_fallback(teacher, tmp_path):
     from sftscope.core.registry import GENERATION_BACKENDS
     from sftscope.data.distill import PLAIN_TEMPLATE, DistillOptions, make_backend
 
-    bare = tmp_path / "bare"
-    shutil.copytree(teacher, bare)
-    cfg = json.loads((bare / "tokenizer_config.json").read_text())
-    cfg.pop("chat_template", None)
-    (bare / "tokenizer_config.json").write_text(json.dumps(cfg))
-    for f in bare.glob("chat_template*"):
-        f.unlink()
+    bare = _without_chat_template(teacher, tmp_path / "bare")
     seen = {}
     saved = GENERATION_BACKENDS._entries["hf"]
     GENERATION_BACKENDS.register("hf", lambda model, **kw: seen.update(kw) or "backend", overwrite=True)

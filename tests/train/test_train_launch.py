@@ -27,16 +27,18 @@ def test_shipped_configs_load_with_accelerates_own_loader(name, kind):
 
 
 def test_the_command_goes_through_accelerate_launch(tmp_path):
-    cmd = launch_command(tmp_path / "launch_config.yaml", tmp_path / "out", 8, progress=False, mixed_precision="bf16")
+    fsdp2 = accelerate_config_path("fsdp2")
+    cmd = launch_command(tmp_path / "launch_config.yaml", fsdp2, tmp_path / "out", 8, progress=False,
+                         mixed_precision="bf16")
     assert cmd[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
     i = cmd.index("--num_processes")
-    assert cmd[i + 1] == "8" and cmd[cmd.index("--config_file") + 1] == "{ACCEL}"
+    assert cmd[i + 1] == "8" and cmd[cmd.index("--config_file") + 1] == str(fsdp2)
     assert cmd[cmd.index("--mixed_precision") + 1] == "bf16"  # train.precision, not the YAML's value
     assert int(cmd[cmd.index("--main_process_port") + 1]) > 0
     tail = cmd[cmd.index("-m", 3):]
     assert tail == ["-m", "sftscope.cli", "train", str(tmp_path / "launch_config.yaml"), "--out", str(tmp_path / "out"),
                     "--no-progress"]
-    assert "--no-progress" not in launch_command(tmp_path / "c.yaml", tmp_path / "o", 2, progress=True)
+    assert "--no-progress" not in launch_command(tmp_path / "c.yaml", fsdp2, tmp_path / "o", 2, progress=True)
 
 
 def test_bad_accelerate_config_settings(tmp_path):

@@ -6,6 +6,7 @@ before any model is loaded.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 from ..core.errors import ConfigError
 from ..core.io import read_json, write_json
 from .config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 META_NAME = "meta.json"
 _CKPT_RE = re.compile(r"^checkpoint-(\d+)$")
@@ -38,9 +41,7 @@ def checkpoint_steps(cfg: TrainConfig, total_steps: int) -> list[int]:
     elif cfg.save_every is not None:
         steps = set(range(cfg.save_every, total_steps + 1, cfg.save_every))
         if not steps:
-            import logging
-
-            logging.getLogger(__name__).warning(
+            log.warning(
                 "train.save_every=%d is beyond the run's %d steps: no periodic checkpoint%s", cfg.save_every,
                 total_steps, ", only the final one" if cfg.save_final else "")
     elif cfg.save_log_spaced is not None:
@@ -82,17 +83,15 @@ def is_resumable(folder: Path) -> bool:
 
 
 # Settings that do not change what is trained: a checkpoint made under other values is still this run's.
-# Settings that change neither the data order nor the arithmetic of an update are left out, so changing them
-# keeps a run's checkpoints.
 _HASH_EXCLUDED = {"resume", "num_processes", "accelerate_config", "logging_steps", "log_entropy", "save_optimizer",
                   "save_steps", "save_every", "save_log_spaced", "save_final",
                   "trust_remote_code"}  # how the model's code is loaded; `model` itself is hashed
 # Gradient checkpointing recomputes the same activations: it changes no number either. It was hashed before
 # `auto` existed (as true/false), so it is hashed as false always, and a stored hash made with true is accepted.
 _PINNED = {"gradient_checkpointing": False}
-# The same update computed by another kernel: a run made with the unfused AdamW (the default before the fused
+# The same AdamW update computed by either kernel: a run made with the unfused one (the default before the fused
 # one) is the same run, so its stored hash is accepted too.
-_SAME_UPDATE = {"optimizer": {"adamw_torch_fused": ["adamw_torch"], "adamw_torch": ["adamw_torch_fused"]}}
+_ADAMW_KERNELS = ("adamw_torch", "adamw_torch_fused")
 
 
 def _hash(cfg: TrainConfig, pinned: dict) -> str:
@@ -110,8 +109,8 @@ def training_hash(cfg: TrainConfig) -> str:
 def compatible_hashes(cfg: TrainConfig) -> set[str]:
     """Stored hashes that mean "the same run": this version's, one written with gradient checkpointing on, and
     either of those with the other AdamW kernel."""
-    optimizers = [cfg.optimizer, *_SAME_UPDATE["optimizer"].get(cfg.optimizer, [])]
-    return {_hash(cfg, {"gradient_checkpointing": gc, "optimizer": opt}) for gc in (False, True) for opt in optimizers}
+    return {_hash(cfg, {"gradient_checkpointing": gc, "optimizer": opt}) for gc in (False, True)
+            for opt in _ADAMW_KERNELS}
 
 
 def check_same_run(out_dir: Path, cfg: TrainConfig) -> None:

@@ -59,14 +59,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_command(config_file: Path, out_dir: Path, n: int, progress: bool, mixed_precision: str = "no") -> list[str]:
-    """The ``accelerate launch`` command that runs ``sftscope train <config_file>`` in ``n`` processes (the
-    accelerate config's path is filled in for ``{ACCEL}``)."""
+def launch_command(config_file: Path, accelerate_config: Path, out_dir: Path, n: int, progress: bool,
+                   mixed_precision: str = "no") -> list[str]:
+    """The ``accelerate launch`` command (with ``accelerate_config``) that runs ``sftscope train <config_file>`` in
+    ``n`` processes."""
     tail = ["-m", "sftscope.cli", "train", str(config_file), "--out", str(out_dir)]
     if not progress:
         tail.append("--no-progress")
     # accelerate launch <config> ... -m sftscope.cli : the module form keeps the package's entry point.
-    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", "{ACCEL}",
+    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config),
             "--num_processes", str(n), "--main_process_port", str(_free_port()),
             # The YAML's mixed_precision must not override train.precision.
             "--mixed_precision", mixed_precision, *tail]
@@ -94,12 +95,12 @@ def relaunch(run_cfg, out_dir: Path, data_path: str | None = None, progress: boo
     from .stage import resolve_precision
 
     precision = resolve_precision(tcfg.precision)
-    cmd = launch_command(cfg_file, out_dir, n, progress, {"fp32": "no"}.get(precision, precision))
     setting = tcfg.accelerate_config
     if not gpu and (note := cpu_sharding_note(setting)):
         log.warning(note)
         setting = "ddp"
-    cmd[cmd.index("{ACCEL}")] = str(accelerate_config_path(setting))
+    cmd = launch_command(cfg_file, accelerate_config_path(setting), out_dir, n, progress,
+                         {"fp32": "no"}.get(precision, precision))
     import shlex
 
     atomic_write_text(out_dir / "launch_command.txt", shlex.join(cmd) + "\n")  # to rerun or inspect by hand

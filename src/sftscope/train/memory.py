@@ -17,10 +17,7 @@ only when memory requires it. ``auto`` decides once, before the first step:
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-
-log = logging.getLogger(__name__)
 
 HEADROOM = 0.90          # share of the card's memory a run may plan to use (allocator fragmentation, kernels)
 OPTIMIZER_BYTES = 8      # AdamW: exp_avg + exp_avg_sq in fp32 per trainable parameter

@@ -72,12 +72,13 @@ def load_tokenizer(model_path: str, trust_remote_code: bool = False):
     try:
         tok = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
     except Exception as e:  # OSError for unknown ids / offline, ValueError for broken folders
-        local = "" if "/" in model_path else (f" There is no local folder {model_path!r} here either: for a folder, "
-                                              "give its path (./name).")
+        fix = _remote_code_hint(e, trust_remote_code)
+        if not fix:
+            fix = " Fix: check the id or path (HF ids need network or a local cache)."
+            if "/" not in model_path:
+                fix += f" There is no local folder {model_path!r} here either: for a folder, give its path (./name)."
         raise ConfigError([f"train.model={model_path!r}: cannot load its tokenizer ({type(e).__name__}: "
-                           f"{_first_line(e)})." + (_remote_code_hint(e, trust_remote_code) or
-                                                    " Fix: check the id or path (HF ids need network or a local cache)."
-                                                    + local)]) from None
+                           f"{_first_line(e)}).{fix}"]) from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token  # labels are built before padding, so a pad equal to EOS never masks EOS
     return tok
