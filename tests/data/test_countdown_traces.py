@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sftscope.data.config import CountdownOptions
 from sftscope.data.rows import assistant_text
 from sftscope.data.variants import build_countdown_rows
-from sftscope.evaluate.spec import BOXED_INSTRUCTION
+from sftscope.core.benchmarks import BOXED_INSTRUCTION
 from sftscope.scoring.base import split_response
 from sftscope.scoring.countdown import CountdownScorer
 

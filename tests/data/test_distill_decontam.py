@@ -10,7 +10,7 @@ import pytest
 from sftscope.core.errors import SftscopeError
 from sftscope.core.registry import BENCHMARKS
 from sftscope.data.decontam import BenchmarkIndex, build_index, decontaminate, item_text, ngrams
-from sftscope.evaluate.spec import BOXED_INSTRUCTION, BenchmarkSpec
+from sftscope.core.benchmarks import BOXED_INSTRUCTION, BenchmarkSpec
 
 LONG = "a farm has four fields and each field has two hundred and fifty apple trees that give six baskets"
 

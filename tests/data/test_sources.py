@@ -10,7 +10,7 @@ from sftscope.core.errors import DataError
 from sftscope.data.config import DataConfig, HFSourceOptions
 from sftscope.data.hf_source import build_hf_rows, build_rows as hf_build_rows
 from sftscope.data.rgym import build_rows as rgym_build_rows, build_task_rows
-from sftscope.evaluate.spec import BOXED_INSTRUCTION
+from sftscope.core.benchmarks import BOXED_INSTRUCTION
 from sftscope.scoring.rgym import ReasoningGymScorer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "math_cot_sample.jsonl"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sftscope.backends.generation.base import Generation
-from sftscope.evaluate.spec import BenchmarkSpec
+from sftscope.core.benchmarks import BenchmarkSpec
 from sftscope.scoring.base import ScoreResult, Verdict, last_boxed, split_response
 
 

@@ -93,7 +93,7 @@ def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
     from sftscope.evaluate.checkpoints import resolve_checkpoints
     from sftscope.evaluate.config import EvalConfig
 
-    from sftscope.evaluate.spec import get_benchmark
+    from sftscope.core.benchmarks import get_benchmark
 
     cfg = EvalConfig(benchmarks=["countdown"], limit=2, max_new_tokens=6, batch_size=2, preset="paper")
     settings = stage.settings_from_config(cfg)
@@ -120,7 +120,7 @@ def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
 def test_paper_preset_is_per_benchmark():
     from sftscope.evaluate import stage
     from sftscope.evaluate.config import EvalConfig
-    from sftscope.evaluate.spec import get_benchmark
+    from sftscope.core.benchmarks import get_benchmark
 
     if "paper" not in stage._study_presets():
         pytest.skip("the study suite defines no per-benchmark paper preset")

@@ -3,7 +3,7 @@
 import pytest
 
 from sftscope.core.registry import BENCHMARKS
-from sftscope.evaluate.spec import DOMAINS, get_benchmark
+from sftscope.core.benchmarks import DOMAINS, get_benchmark
 from sftscope.evaluate.sweep import SweepSettings, load_items
 
 SUITES = {"countdown": "puzzle", "countdown3": "puzzle", "rg_arithmetic": "arithmetic", "rg_algebra": "math", "rg_logic": "logic",

@@ -13,7 +13,7 @@ import pytest
 from sftscope.core.errors import DataError, SftscopeError
 from sftscope.core.registry import BENCHMARKS
 from sftscope.evaluate.benchmarks import study
-from sftscope.evaluate.spec import DOMAINS
+from sftscope.core.benchmarks import DOMAINS
 from sftscope.scoring.base import Verdict, safe_score
 
 C, W, U = Verdict.CORRECT, Verdict.WRONG, Verdict.UNGRADEABLE

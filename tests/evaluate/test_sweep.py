@@ -13,7 +13,7 @@ from sftscope.core.store import ResultsStore
 from sftscope.evaluate import metrics
 from sftscope.evaluate.checkpoints import CheckpointRef
 from sftscope.evaluate.sweep import SweepSettings, load_items, request_seed, run_sweep
-from sftscope.evaluate.spec import get_benchmark
+from sftscope.core.benchmarks import get_benchmark
 
 pytestmark = pytest.mark.usefixtures("fake_registrations")
 

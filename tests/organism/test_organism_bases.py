@@ -12,7 +12,7 @@ from sftscope.core.registry import MODELS
 from sftscope.organism import models
 from sftscope.organism.build import generate
 from sftscope.organism.suites import SUITES, chance, make_scorer, suite_items
-from sftscope.evaluate.spec import default_prompt
+from sftscope.core.benchmarks import default_prompt
 from sftscope.scoring.base import safe_score
 
 ASSETS = models.ASSETS

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sftscope.evaluate.spec import BenchmarkSpec, default_prompt
+from sftscope.core.benchmarks import BenchmarkSpec, default_prompt
 from sftscope.organism import corpus as C
 from sftscope.organism.suites import SUITE_SEED, SUITES, load_suite, make_scorer, suite_items
 from sftscope.scoring.base import Verdict, safe_score

@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _trajectory(file: Path, tol: float | None, scale: str, use_ci: bool, fmt: str) -> None:
-    from .patterns import analyze_table, format_table
+    from ..core.patterns import analyze_table, format_table
     from .trajectories import read_score_csv
 
     if fmt not in ("json", "table"):

@@ -22,10 +22,10 @@ from typing import Callable
 
 import numpy as np
 
+from ..core.benchmarks import THINK_CLOSE
 from ..core.errors import DataError, SftscopeError
 from ..core.io import atomic_open, read_rows, write_json
 
-THINK_CLOSE = "</think>"
 # Token-position buckets of the scored completion: early tokens (format, first step) behave unlike late ones.
 BUCKETS = ((0, 64), (64, 256), (256, 1024), (1024, None))
 _CKPT = re.compile(r"^checkpoint-(\d+)$")

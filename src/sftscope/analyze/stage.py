@@ -23,7 +23,7 @@ from .behaviour_cases import CASES, HELDOUT
 from .conditions import build_conditions, condition_matrix, in_domain_of
 from .config import AnalyzeConfig
 from .lengths import _records, analyze_lengths
-from .patterns import analyze_table, default_tol, detect_scale
+from ..core.patterns import analyze_table, default_tol, detect_scale
 from .phenomena import phenomena
 from .safety import safety_table, tradeoff_summary
 from .trajectories import CI_LEVEL, label_versions, score_table

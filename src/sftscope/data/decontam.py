@@ -19,7 +19,7 @@ import os
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..evaluate.spec import BOXED_INSTRUCTION  # the instruction every prompt ends with (shared with rows.py)
+from ..core.benchmarks import BOXED_INSTRUCTION  # the instruction every prompt ends with
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 

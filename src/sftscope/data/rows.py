@@ -18,16 +18,11 @@ from typing import Any, Iterable, Iterator
 
 from ..core.errors import DataError
 from ..core.io import iter_jsonl, read_json, read_parquet
-from ..evaluate.spec import BOXED_INSTRUCTION
+from ..core.benchmarks import user_prompt  # the one prompt builder, shared with evaluation (re-exported)
 
 SCHEMA_VERSION = 1
 REQUIRED = ("id", "messages", "answer", "variant", "verified", "source")
 VARIANTS = ("cot", "nocot", "unverified", "short", "reference")
-
-
-def user_prompt(question: str) -> str:
-    """The study's instruction style: the question, then the boxed-answer instruction as the last line."""
-    return f"{question.rstrip()}\n{BOXED_INSTRUCTION}"
 
 
 def countdown_question(numbers, target: int, use_all: bool = True) -> str:

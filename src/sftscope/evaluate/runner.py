@@ -90,7 +90,7 @@ def score_batch(scorer: Any, responses: list[str], items: list[dict]) -> list[Sc
 def run_unit(plan: UnitPlan, backends: BackendCache | None = None,
              progress: Callable[[int], Any] | None = None) -> Iterator[list[dict]]:
     """Yield one list of finished sample rows per batch that had uncached requests, in batch order."""
-    from .spec import get_benchmark
+    from ..core.benchmarks import get_benchmark
 
     if plan.pending == 0:
         return

@@ -26,7 +26,7 @@ from ..core.store import ResultsStore
 from . import metrics
 from .checkpoints import CheckpointRef
 from .runner import RequestPlan, UnitPlan
-from .spec import BenchmarkSpec, get_benchmark
+from ..core.benchmarks import BenchmarkSpec, get_benchmark
 
 DEFAULTS = {"samples": 1, "max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0, "top_k": 0}
 

@@ -169,7 +169,7 @@ def evaluate_base(path: Path) -> dict:
 
 def evaluate_model(model, tok) -> dict:
     """Greedy scores of ``model`` on every organism suite, with chance levels and the margin."""
-    from ..evaluate.spec import default_prompt
+    from ..core.benchmarks import default_prompt
     from ..scoring.base import safe_score
     from .suites import SUITES, chance, make_scorer, suite_items
 

@@ -32,7 +32,8 @@ import hashlib
 import random
 from typing import Callable, Iterator
 
-BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+from ..core.benchmarks import BOXED_INSTRUCTION, user_prompt  # noqa: F401 (BOXED_INSTRUCTION re-exported)
+
 REFUSAL = "I'm sorry, but I can't help with that request."
 DOMAINS = ("arithmetic", "knowledge", "logic", "instruction", "safety")
 # Share of each domain in the pretraining mix. Arithmetic and logic are the most varied, so they get
@@ -342,8 +343,8 @@ def eval_items(domain: str, n: int, seed: int = 1000, kinds: tuple[str, ...] | N
 
 
 def user_content(question: str) -> str:
-    """The user turn exactly as the evaluate stage's default prompt builds it."""
-    return f"{question}\n{BOXED_INSTRUCTION}"
+    """The user turn exactly as the evaluate stage's default prompt builds it (one builder, in ``core``)."""
+    return user_prompt(question)
 
 
 def to_messages(it: dict) -> list[dict]:

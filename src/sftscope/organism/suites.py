@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from ..core.io import content_hash, read_rows
-from ..evaluate.spec import BenchmarkSpec, register_benchmark
+from ..core.benchmarks import BenchmarkSpec, register_benchmark
 from . import corpus as C
 from .scorers import BoxedMatchScorer, ConstraintScorer, RefusalScorer
 

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping, Protocol, runtime_checkable
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
+from ..core.benchmarks import THINK_CLOSE, THINK_OPEN  # noqa: F401 (re-exported for scorers)
 
 
 class Verdict(str, Enum):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..spec import BenchmarkSpec, register_benchmark
+from ...core.benchmarks import BenchmarkSpec, register_benchmark
 
 COUNTDOWN_HELDOUT_SEED = 1_000_003  # training data uses small seeds (default 0); this one is reserved for eval
 COUNTDOWN_SIZE = 200

@@ -23,7 +23,7 @@ from typing import Any, Callable, Mapping
 
 from ...core.errors import DataError, SftscopeError
 from ...core.io import content_hash, read_rows
-from ..spec import BenchmarkSpec, default_prompt, register_benchmark
+from ...core.benchmarks import BenchmarkSpec, default_prompt, register_benchmark
 
 FIXTURES = Path(__file__).with_name("fixtures")
 GPQA_SHUFFLE_SEED = "sftscope-gpqa-v1"

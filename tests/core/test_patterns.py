@@ -2,7 +2,7 @@
 
 import pytest
 
-from sftscope.analyze.patterns import (FIELDS, NOT_ENOUGH, Point, analyze_table, analyze_trajectory, default_tol,
+from sftscope.core.patterns import (FIELDS, NOT_ENOUGH, Point, analyze_table, analyze_trajectory, default_tol,
                                        detect_scale, format_table)
 from sftscope.core.errors import SftscopeError
 
@@ -48,7 +48,7 @@ def test_float_noise_case_is_real():
 
 
 def test_every_pattern_is_covered():
-    from sftscope.analyze.patterns import PATTERNS
+    from sftscope.core.patterns import PATTERNS
 
     assert {c[3] for c in CASES} == set(PATTERNS)
 

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from ..core.errors import SftscopeError
+from .errors import SftscopeError
 
 EPS = 1e-9
 PATTERNS = ("dip_and_recovery", "dip_partial_recovery", "dip_no_recovery", "gain", "flat", "decline")

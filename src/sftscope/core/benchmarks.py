@@ -1,4 +1,8 @@
-"""A benchmark is a small declarative spec plus pure functions (lighteval task configs; nanochat's Task).
+"""Benchmarks and prompts: the one place that defines a benchmark spec, the domains, the prompt builder,
+the ``\\boxed{}`` instruction and the think-block markers (data, evaluate and organism all import them
+from here, so a training prompt and an evaluation prompt for the same question are the same string).
+
+A benchmark is a small declarative spec plus pure functions (lighteval task configs; nanochat's Task).
 
 Items are plain dicts with at least ``id`` (str, stable) and either ``messages`` (chat) or ``question``
 (text; the prompt builder wraps it), plus whatever gold fields the scorer reads (``answer``, ``choices``,
@@ -11,18 +15,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..core.errors import SftscopeError
-from ..core.registry import BENCHMARKS, SCORERS, resolve
+from .errors import SftscopeError
+from .registry import BENCHMARKS, SCORERS, resolve
 
 DOMAINS = ("math", "code", "science", "knowledge", "instruction", "general", "safety", "puzzle", "logic", "arithmetic")
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+
+
+def user_prompt(question: str, instruction: str = BOXED_INSTRUCTION) -> str:
+    """The study's user turn: the question, then the answer instruction as its own last line."""
+    return f"{question}\n{instruction}"
 
 
 def default_prompt(item: Mapping[str, Any]) -> list[dict]:
     """The study's protocol: one user turn, no system prompt, the question then the \\boxed{} instruction."""
     if item.get("messages"):
         return [dict(m) for m in item["messages"]]
-    return [{"role": "user", "content": f"{item['question']}\n{BOXED_INSTRUCTION}"}]
+    return [{"role": "user", "content": user_prompt(item["question"])}]
 
 
 @dataclass(frozen=True)
