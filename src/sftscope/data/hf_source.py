@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..core.benchmarks import BOXED_INSTRUCTION, user_prompt
+from ..core.chat import prompt_text
 from ..core.errors import DataError
 from ..core.io import content_hash, iter_jsonl, read_json
 from ..scoring.base import ScoreResult, Verdict, answer_text, last_boxed, safe_score
@@ -52,13 +54,12 @@ def load_records(path: str, split: str = "train", name: str | None = None) -> tu
     return [dict(r) for r in ds], f"{path}[{split}]"
 
 
-def _question_text(value: Any) -> str:
-    """A question column may hold text or a chat (list of {role, content}): take the last user turn."""
-    if isinstance(value, list):
-        users = [m.get("content", "") for m in value if isinstance(m, dict) and m.get("role") == "user"]
-        if users:
-            return str(users[-1])
-    return str(value if value is not None else "")
+def keep_or_instruct(question: str, instruction: str) -> str:
+    """The user turn of a hub row: the prompt exactly when it already holds the instruction, else prompt +
+    instruction on its own last line (``core.benchmarks.user_prompt``)."""
+    if instruction.strip() in question or question.rstrip().endswith("\\boxed{}."):
+        return question
+    return user_prompt(question, instruction)
 
 
 def check_columns(records: list[dict], mapping: dict[str, str | None], where: str) -> None:
@@ -105,8 +106,13 @@ def build_hf_rows(opts, n: int | None = None, variants: Sequence[str] = ("cot",)
     out: dict[str, list[dict]] = {v: [] for v in variants}
     grade = _math_grader() if opts.answer else None
     seen: dict[str, int] = {}
+    # A hub row whose user turn already carries the answer instruction (Math-CoT's does) keeps its prompt
+    # exactly; before, the instruction was appended a second time. Others get the study's instruction
+    # (or the section's own `instruction`, when the config has that field).
+    instruction = getattr(opts, "instruction", None) or BOXED_INSTRUCTION
     for i, rec in enumerate(records):
-        question, response = _question_text(rec[opts.question]), str(rec[opts.response] or "")
+        question = prompt_text(rec[opts.question], opts.question, where, i + 1)
+        response = str(rec[opts.response] or "")
         gold = rec.get(opts.answer) if opts.answer else None
         base = "hf-" + content_hash(opts.path, question, length=12)
         seen[base] = seen.get(base, 0) + 1
@@ -119,6 +125,7 @@ def build_hf_rows(opts, n: int | None = None, variants: Sequence[str] = ("cot",)
                                    variant=v, verified=bool(verdict and verdict.correct), source="hf",
                                    meta={"path": opts.path, "index": i, "gold": gold is not None,
                                          "verdict": verdict.verdict.value if verdict else None}))
+            out[v][-1]["messages"][0]["content"] = keep_or_instruct(question, instruction)
     return out
 
 

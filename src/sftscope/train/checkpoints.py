@@ -94,10 +94,18 @@ _PINNED = {"gradient_checkpointing": False}
 _ADAMW_KERNELS = ("adamw_torch", "adamw_torch_fused")
 
 
+# Settings added after hashes were first stored: at their default they are left out, so a run made before they
+# existed keeps its hash; any other value is part of the run's identity.
+_ADDED_DEFAULTS = {"subset_rule": "first", "subset_seed": 0, "weight_decay_all": False, "skip_nonfinite_grad": False,
+                   "param_dtype": "fp32", "append_eos": False, "teacher_logprobs_column": "teacher_logprobs",
+                   "strided_ranks": None}
+
+
 def _hash(cfg: TrainConfig, pinned: dict) -> str:
     from ..core.io import content_hash
 
-    d = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _HASH_EXCLUDED}
+    d = {k: v for k, v in cfg.model_dump(mode="json").items()
+         if k not in _HASH_EXCLUDED and not (k in _ADDED_DEFAULTS and v == _ADDED_DEFAULTS[k])}
     return content_hash({**d, **pinned})
 
 

@@ -123,3 +123,19 @@ def pack_bfd(examples: list[dict], capacity: int) -> list[dict]:
             ex["teacher_logprobs"] = [v for i in members for v in _teacher(examples[i])]
         packed.append(ex)
     return packed
+
+
+def strided_order(examples: list[dict], batch_size: int, ranks: int) -> list[dict]:
+    """Reorder each full global batch so consecutive micro-batches are those of DistributedSampler(shuffle=False)
+    over ``ranks`` ranks (the authors' composition): rank r's share of the batch starting at row b is rows
+    b + r, b + r + ranks, ... in that order, and its micro-batches are consecutive slices of it. Rows grouped
+    rank by rank, each in sampler order, make contiguous micro-batches equal to the authors' ones whatever the
+    number of processes here; the set of rows per optimizer step is unchanged. A last partial batch (the
+    authors drop it) keeps file order."""
+    if batch_size % ranks:
+        raise ValueError(f"train.strided_ranks={ranks} must divide train.batch_size={batch_size}")
+    out = []
+    full = len(examples) - len(examples) % batch_size
+    for b in range(0, full, batch_size):
+        out.extend(examples[b + r + ranks * j] for r in range(ranks) for j in range(batch_size // ranks))
+    return out + examples[full:]

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.chat import check_message_roles, prompt_turns
 from ..core.errors import ConfigError, DataError, did_you_mean
 
 log = logging.getLogger(__name__)
@@ -106,23 +107,58 @@ def assistant_spans(tokenizer, messages: list[dict], template: str) -> tuple[str
     return text, spans
 
 
+def require_eos(tokenizer, model: str) -> int:
+    """The tokenizer's EOS id for ``train.append_eos``; a ConfigError naming the model when it has none."""
+    eos = getattr(tokenizer, "eos_token_id", None)
+    if eos is None or getattr(tokenizer, "eos_token", None) is None:
+        raise ConfigError([f"train.append_eos: the tokenizer of train.model={model!r} has no EOS token, so the end "
+                           "of a response cannot be marked. Fix: use a tokenizer that defines eos_token, or set "
+                           "train.append_eos: false and a chat_template that closes the assistant turn"])
+    return int(eos)
+
+
+def _align_teacher(labels: list[int], teacher_logprobs: list[float] | None) -> list[float] | None:
+    if teacher_logprobs is None:
+        return None
+    n_sup = sum(lbl != IGNORE for lbl in labels)
+    if len(teacher_logprobs) != n_sup:
+        raise DataError(f"teacher_logprobs has {len(teacher_logprobs)} values but the row has {n_sup} "
+                        "assistant tokens with this tokenizer and template; they must align one to one")
+    it = iter(teacher_logprobs)
+    return [float(next(it)) if lbl != IGNORE else math.nan for lbl in labels]
+
+
+def encode_prompt_eos(tokenizer, messages: list[dict], template: str) -> tuple[list[int], list[int]]:
+    """The authors' construction (their ``sft_dataset.py``): the template renders the prompt turns with the
+    generation prompt; the response is tokenized on its own and the tokenizer's EOS id appended. Loss is on the
+    response tokens and the EOS. The template never renders the assistant turn, so its closing tokens
+    (e.g. ``<|im_end|>``) are not trained; one assistant turn, last, is required."""
+    if messages[-1]["role"] != "assistant" or sum(m["role"] == "assistant" for m in messages) != 1:
+        raise DataError("train.append_eos: a row must end with its only assistant turn (the authors' single-turn "
+                        "format). Fix: set train.append_eos: false for multi-turn data")
+    prompt = _render(tokenizer, messages[:-1], template, True)
+    prompt_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    response_ids = list(tokenizer(messages[-1]["content"], add_special_tokens=False)["input_ids"])
+    response_ids.append(int(tokenizer.eos_token_id))
+    return prompt_ids + response_ids, [IGNORE] * len(prompt_ids) + response_ids
+
+
 def encode_conversation(tokenizer, messages: list[dict], template: str, max_length: int | None = None,
-                        teacher_logprobs: list[float] | None = None) -> Encoded:
-    """Token ids and labels (prompt tokens -> -100) of one conversation, truncated to ``max_length`` at the end."""
-    text, spans = assistant_spans(tokenizer, messages, template)
-    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids = list(enc["input_ids"])
-    # A token belongs to an assistant turn when it starts inside one; a token straddling the boundary stays prompt.
-    labels = [tid if any(a <= start < b for a, b in spans) else IGNORE
-              for tid, (start, _end) in zip(ids, enc["offset_mapping"])]
-    teacher = None
-    if teacher_logprobs is not None:
-        n_sup = sum(lbl != IGNORE for lbl in labels)
-        if len(teacher_logprobs) != n_sup:
-            raise DataError(f"teacher_logprobs has {len(teacher_logprobs)} values but the row has {n_sup} "
-                            "assistant tokens with this tokenizer and template; they must align one to one")
-        it = iter(teacher_logprobs)
-        teacher = [float(next(it)) if lbl != IGNORE else math.nan for lbl in labels]
+                        teacher_logprobs: list[float] | None = None, append_eos: bool = False) -> Encoded:
+    """Token ids and labels (prompt tokens -> -100) of one conversation, truncated to ``max_length`` at the end.
+
+    ``append_eos``: the authors' format (:func:`encode_prompt_eos`); otherwise the template renders every turn
+    and a token carries loss when it starts inside an assistant turn's span."""
+    if append_eos:
+        ids, labels = encode_prompt_eos(tokenizer, messages, template)
+    else:
+        text, spans = assistant_spans(tokenizer, messages, template)
+        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids = list(enc["input_ids"])
+        # A token belongs to an assistant turn when it starts inside one; a token straddling the boundary stays prompt.
+        labels = [tid if any(a <= start < b for a, b in spans) else IGNORE
+                  for tid, (start, _end) in zip(ids, enc["offset_mapping"])]
+    teacher = _align_teacher(labels, teacher_logprobs)
     if max_length is not None and len(ids) > max_length:
         ids, labels = ids[:max_length], labels[:max_length]
         teacher = teacher[:max_length] if teacher is not None else None
@@ -174,8 +210,13 @@ def _pick_columns(first: dict, columns: dict[str, str] | None, source: str) -> t
                     f"{sorted(first)}). Fix: set train.columns, e.g. {{question: message, response: response}}")
 
 
-def rows_to_conversations(rows: list[dict], source: str, columns: dict[str, str] | None = None) -> list[dict]:
-    """Rows in the data-stage schema (``messages``) or mapped columns -> ``{messages, teacher_logprobs?}``."""
+def rows_to_conversations(rows: list[dict], source: str, columns: dict[str, str] | None = None,
+                          teacher_column: str = "teacher_logprobs") -> list[dict]:
+    """Rows in the data-stage schema (``messages``) or mapped columns -> ``{messages, teacher_logprobs?}``.
+
+    A mapped question column may hold text or a chat list of ``{role, content}`` turns (the study's ``message``
+    column); both go through ``core.chat.prompt_turns``. ``teacher_column`` names the per-token teacher
+    log-prob column (``logprob`` in the authors' raw data)."""
     if not rows:
         raise DataError(f"{source}: no rows")
     use_messages = "messages" in rows[0] and not columns
@@ -188,17 +229,25 @@ def rows_to_conversations(rows: list[dict], source: str, columns: dict[str, str]
             msgs = row.get("messages")
             if not isinstance(msgs, list) or not msgs:
                 raise DataError(f"{source}: row {i}: `messages` must be a non-empty list of {{role, content}}")
+            check_message_roles(msgs, source, i)
             msgs = [{"role": m["role"], "content": m["content"]} for m in msgs]
         else:
             if q not in row or r not in row:
                 raise DataError(f"{source}: row {i} lacks column {q if q not in row else r!r}. Fix: fill or drop it")
+            if not isinstance(row[r], str):
+                raise DataError(f"{source}: row {i}, column {r!r}: the response is "
+                                f"{'null' if row[r] is None else type(row[r]).__name__}, expected text. "
+                                "Fix: fill it or drop the row")
             msgs = ([{"role": "system", "content": row[sys_col]}] if sys_col and row.get(sys_col) else []) + [
-                {"role": "user", "content": str(row[q])}, {"role": "assistant", "content": row[r]}]
+                *prompt_turns(row[q], q, source, i), {"role": "assistant", "content": row[r]}]
         _check_turns(msgs, source, i, row)
         conv = {"messages": msgs}
-        if row.get("teacher_logprobs") is not None:
-            conv["teacher_logprobs"] = list(row["teacher_logprobs"])
+        if row.get(teacher_column) is not None:
+            conv["teacher_logprobs"] = [float(v) for v in row[teacher_column]]
         out.append(conv)
+    if teacher_column != "teacher_logprobs" and not any("teacher_logprobs" in c for c in out):
+        raise DataError(f"{source}: train.teacher_logprobs_column={teacher_column!r} is set but no row has that "
+                        f"column (columns: {sorted(rows[0])}). Fix: unset it or point it at the log-prob column")
     return out
 
 
@@ -215,11 +264,12 @@ def _check_turns(msgs: list[dict], source: str, i: int, row: dict) -> None:
                             "drop the row (the data stage's filters do this)")
 
 
-def encode_rows(conversations: list[dict], tokenizer, template: str, max_length: int) -> list[dict]:
+def encode_rows(conversations: list[dict], tokenizer, template: str, max_length: int,
+                append_eos: bool = False) -> list[dict]:
     """Encode every conversation; drop those whose prompt alone fills ``max_length`` (an error if that is all)."""
     out, dropped, shortest_prompt = [], 0, None
     for conv in conversations:
-        e = encode_conversation(tokenizer, conv["messages"], template, None, conv.get("teacher_logprobs"))
+        e = encode_conversation(tokenizer, conv["messages"], template, None, conv.get("teacher_logprobs"), append_eos)
         first = next((k for k, lbl in enumerate(e.labels) if lbl != IGNORE), len(e.labels))
         shortest_prompt = first if shortest_prompt is None else min(shortest_prompt, first)
         if first >= max_length:

@@ -12,22 +12,36 @@ from dataclasses import asdict, dataclass
 from ..core.errors import ConfigError
 from .config import TrainConfig
 
-# The study's optimizer: AdamW (0.9, 0.999), weight decay 0.01, clip 1.0, lr 5e-5 cosine, warmup 10% of steps.
+# The study's optimizer: AdamW (0.9, 0.999), weight decay 0.01, clip 1.0, lr 5e-5 cosine, warmup 10% of steps
+# (verl's sft_trainer.yaml defaults, which the authors' scripts keep; see docs/paper-protocol.md).
 _OPTIM = dict(lr=5e-5, scheduler="cosine", warmup_ratio=0.1, weight_decay=0.01, adam_beta1=0.9, adam_beta2=0.999,
               max_grad_norm=1.0, data_order="fixed")
+# How the authors' trainer (verl fsdp_sft_trainer_ours.py) runs every experiment, on 8 GPUs (their README):
+# bf16 weights and AdamW state, bf16 compute, per-micro-batch token-mean losses summed over micro-batches,
+# AdamW decaying every parameter, a non-finite gradient norm skips the step, DistributedSampler(shuffle=False)
+# composition, the model's own template with EOS appended after the response, 20,000-token rows.
+_AUTHORS = dict(_OPTIM, max_length=20_000, micro_batch_size=4, loss_reduction="paper", param_dtype="bf16",
+                precision="bf16", weight_decay_all=True, skip_nonfinite_grad=True, strided_ranks=8, append_eos=True,
+                chat_template="model", gradient_checkpointing=True, attn_implementation="flash_attention_2",
+                padding_free=True, optimizer="adamw_torch_fused", num_processes=8, accelerate_config="fsdp2", seed=42)
 STUDY_SAVE_STEPS = [10, 20, 40, 80, 160, 320, 480, 640]
 
 RECIPES: dict[str, dict] = {
     # Main runs: global batch 256, 8 epochs over the ~20k rows, 20k-token sequences, fixed data order.
-    "paper": dict(_OPTIM, batch_size=256, epochs=8.0, max_length=20_000),
+    "paper": dict(_AUTHORS, batch_size=256, epochs=8.0),
     # Fixed 640-step budget: 2,560 unique rows seen 8 times vs 20,480 rows seen once, batch 32.
-    "repeated_exposure": dict(_OPTIM, batch_size=32, unique_samples=2560, epochs=8.0, max_length=20_000,
-                              save_steps=STUDY_SAVE_STEPS),
-    "one_pass": dict(_OPTIM, batch_size=32, unique_samples=20_480, epochs=1.0, max_length=20_000,
-                     save_steps=STUDY_SAVE_STEPS),
+    "repeated_exposure": dict(_AUTHORS, batch_size=32, unique_samples=2560, epochs=8.0, save_steps=STUDY_SAVE_STEPS),
+    "one_pass": dict(_AUTHORS, batch_size=32, unique_samples=20_480, epochs=1.0, save_steps=STUDY_SAVE_STEPS),
     # General form: epochs = max_steps * batch / unique_samples (both must be set).
-    "step_budget": dict(_OPTIM, batch_size=32, max_length=20_000),
+    "step_budget": dict(_AUTHORS, batch_size=32),
 }
+
+
+def study_save_steps(max_steps: int) -> list[int]:
+    """The released checkpoint steps scaled to a run of ``max_steps``: 10, 20, 40, ... 640 for 640 steps; each
+    step scaled by max_steps / 640 and rounded to the authors' every-10-steps grid (at least 10)."""
+    steps = {max(10, int(round(s * max_steps / 640 / 10)) * 10) for s in STUDY_SAVE_STEPS}
+    return sorted(s for s in steps if s <= max_steps)
 
 
 def apply_recipe(cfg: TrainConfig) -> TrainConfig:
@@ -36,6 +50,8 @@ def apply_recipe(cfg: TrainConfig) -> TrainConfig:
         return cfg
     preset = RECIPES[cfg.recipe]
     updates = {k: v for k, v in preset.items() if k not in cfg.model_fields_set}
+    if cfg.scheduler == "constant" and "warmup_ratio" not in cfg.model_fields_set:
+        updates["warmup_ratio"] = 0.0  # plain constant has no warmup (constant_with_warmup is the authors')
     if {"save_every", "save_log_spaced"} & cfg.model_fields_set:
         updates.pop("save_steps", None)  # the user chose another checkpoint policy
     merged = cfg.model_copy(update=updates)
@@ -45,6 +61,24 @@ def apply_recipe(cfg: TrainConfig) -> TrainConfig:
                                "(epochs = max_steps * batch_size / unique_samples); set both"])
         merged = merged.model_copy(update={"epochs": merged.max_steps * merged.batch_size / merged.unique_samples})
     return TrainConfig.model_validate(merged.model_dump())
+
+
+def select_subset(rows: list, cfg: TrainConfig, source: str) -> list:
+    """The ``unique_samples`` rows by ``subset_rule``: the first N, or N drawn with ``subset_seed`` (in file order).
+
+    The study's 2,560-row repeated-exposure file is unreleased, so neither rule is known to match it."""
+    n = cfg.unique_samples
+    if n is None:
+        return rows
+    if n > len(rows):
+        raise ConfigError([f"train.unique_samples={n} exceeds the {len(rows)} rows of {source}. Fix: lower it or "
+                           "use more data"])
+    if cfg.subset_rule == "first":
+        return rows[:n]
+    import random
+
+    keep = sorted(random.Random(cfg.subset_seed).sample(range(len(rows)), n))
+    return [rows[i] for i in keep]
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from ..core.models import REGISTERED_PREFIX, resolve_registered
 from .checkpoints import (check_same_run, checkpoint_steps, completed, last_resumable, make_save_callback, read_meta,
                           training_hash)
 from .config import TrainConfig
-from .formatting import encode_rows, load_rows, resolve_chat_template, rows_to_conversations
-from .recipes import Schedule, apply_recipe, resolve_schedule
+from .formatting import encode_rows, load_rows, require_eos, resolve_chat_template, rows_to_conversations
+from .recipes import Schedule, apply_recipe, resolve_schedule, select_subset
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +98,18 @@ def prepare(cfg: TrainConfig, data_path: str | None) -> Prepared:
                            ".jsonl/.parquet file or an HF dataset id, or run the data stage first"])
     source = str(source)
     rows = load_rows(source, cfg.data_split, cfg.data_name)
-    if cfg.unique_samples is not None:
-        if cfg.unique_samples > len(rows):
-            raise ConfigError([f"train.unique_samples={cfg.unique_samples} exceeds the {len(rows)} rows of "
-                               f"{source}. Fix: lower it or use more data"])
-        rows = rows[: cfg.unique_samples]
-    conversations = rows_to_conversations(rows, source, cfg.columns)
+    rows = select_subset(rows, cfg, source)
+    conversations = rows_to_conversations(rows, source, cfg.columns, cfg.teacher_logprobs_column)
     model_path = resolve_model(cfg.model)
     tokenizer = load_tokenizer(model_path, cfg.trust_remote_code)
     template = resolve_chat_template(tokenizer, cfg.chat_template)
-    examples = encode_rows(conversations, tokenizer, template, cfg.max_length)
+    if cfg.append_eos:
+        require_eos(tokenizer, cfg.model)
+    examples = encode_rows(conversations, tokenizer, template, cfg.max_length, cfg.append_eos)
+    if cfg.strided_ranks:
+        from .collate import strided_order
+
+        examples = strided_order(examples, cfg.batch_size, cfg.strided_ranks)
     if cfg.packing:
         from .collate import pack_bfd
 
@@ -132,7 +134,12 @@ def load_model(model_path: str, cfg: TrainConfig):
     import torch
     from transformers import AutoModelForCausalLM
 
-    kwargs = {"dtype": torch.float32, "trust_remote_code": cfg.trust_remote_code}  # fp32 master weights (autocast)
+    # fp32: master weights with bf16 autocast; bf16: the authors' bf16 weights and AdamW state.
+    dtype = torch.bfloat16 if cfg.param_dtype == "bf16" else torch.float32
+    if cfg.param_dtype == "bf16" and not torch.cuda.is_available():
+        log.warning("train.param_dtype=bf16 on CPU: it works, but CPU bf16 matmuls are several times slower than "
+                    "fp32 here; use param_dtype: fp32 for CPU runs")
+    kwargs = {"dtype": dtype, "trust_remote_code": cfg.trust_remote_code}
     if cfg.attn_implementation:
         kwargs["attn_implementation"] = cfg.attn_implementation
     try:
@@ -248,7 +255,8 @@ def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool,
         loss_reduction=cfg.loss_reduction, metrics_path=out_dir / "metrics.jsonl", peak_flops=current_peak_flops(),
         run_meta={"model": cfg.model, "data": prep.source, "global_batch": prep.schedule.batch_size,
                   "max_steps": prep.schedule.max_steps, "lora": cfg.lora, "training_hash": training_hash(cfg)},
-        start_counters=start, log_entropy=cfg.log_entropy)
+        start_counters=start, log_entropy=cfg.log_entropy, weight_decay_all=cfg.weight_decay_all,
+        skip_nonfinite_grad=cfg.skip_nonfinite_grad)
     decision = static or memory.probe_and_apply(trainer, prep.examples, collator, prep.schedule.micro_batch_size,
                                                 precision, prep.schedule.grad_accum)
     log.info("train: gradient checkpointing %s (%s)", "on" if decision.enabled else "off", decision.reason)

@@ -81,7 +81,13 @@ class SftscopeTrainer(SFTTrainer):
 
     def __init__(self, *args, loss_reduction: str = "token_mean", metrics_path: Path | None = None,
                  peak_flops: float | None = None, run_meta: dict | None = None, start_counters: dict | None = None,
-                 log_entropy: bool = True, **kwargs):
+                 log_entropy: bool = True, weight_decay_all: bool = False, skip_nonfinite_grad: bool = False,
+                 **kwargs):
+        # Read by create_optimizer/_get_grad_norm, which the parent may call from its __init__.
+        self.weight_decay_all = weight_decay_all
+        self.skip_nonfinite_grad = skip_nonfinite_grad
+        self._last_grad_norm = None
+        self.skipped_steps = 0
         super().__init__(*args, **kwargs)
         self.loss_reduction = loss_reduction
         if loss_reduction == "paper":
@@ -110,6 +116,37 @@ class SftscopeTrainer(SFTTrainer):
             # Resuming: keep the rows up to the resumed step, later ones are recomputed.
             upto = start_counters.get("step", 0)
             self.metric_rows = [r for r in read_jsonl(metrics_path) if r.get("step", 0) <= upto]
+
+    # ---- optimizer -----------------------------------------------------------------------------------------
+    def get_decay_parameter_names(self, model) -> list[str]:
+        if self.weight_decay_all:
+            # The authors' torch AdamW(model.parameters(), weight_decay=0.01) decays biases and norms too.
+            return [n for n, _ in model.named_parameters()]
+        return super().get_decay_parameter_names(model)
+
+    def _get_grad_norm(self, model, grad_norm=None):
+        grad_norm = super()._get_grad_norm(model, grad_norm=grad_norm)
+        self._last_grad_norm = grad_norm  # the global (all-rank) norm before clipping, read by the step guard
+        return grad_norm
+
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        if self.skip_nonfinite_grad and not getattr(optimizer, "_sftscope_guarded", False):
+            inner_step = optimizer.step
+
+            def guarded_step(*args, **kwargs):
+                norm = self._last_grad_norm
+                if norm is not None and not math.isfinite(float(norm)):
+                    # The authors' trainer: no update (no AdamW moment or weight-decay change) for this step;
+                    # the scheduler still advances and the gradients are discarded.
+                    self.skipped_steps += 1
+                    optimizer.zero_grad(set_to_none=True)
+                    return None
+                return inner_step(*args, **kwargs)
+
+            optimizer.step = guarded_step
+            optimizer._sftscope_guarded = True
+        return optimizer
 
     # ---- loss ----------------------------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
