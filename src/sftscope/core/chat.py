@@ -14,6 +14,48 @@ from .errors import DataError
 
 ROLES = ("system", "user", "assistant", "tool")
 
+# The study's template for base models: ChatML turns, the response closed by <|endoftext|> (Qwen3-Base's EOS).
+QWEN_BASE_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{ '<|im_start|>assistant\n' + message['content'] + '<|endoftext|>' }}"
+    "{%- else -%}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"
+)
+# Plain ChatML with no default system prompt (Qwen2.5's own template inserts one when none is given).
+CHATML_TEMPLATE = (
+    "{%- for message in messages -%}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"
+)
+CHAT_TEMPLATES = {"qwen_base": QWEN_BASE_TEMPLATE, "chatml": CHATML_TEMPLATE}
+TEMPLATE_TOKENS = {"qwen_base": ("<|im_start|>", "<|im_end|>", "<|endoftext|>"), "chatml": ("<|im_start|>", "<|im_end|>")}
+
+
+
+def named_template(setting: str, key: str = "chat_template") -> str:
+    """The Jinja text of a template setting: a shipped name (``qwen_base``, ``chatml``), a ``.jinja`` file or a
+    Jinja string; anything else is a ConfigError naming ``key``."""
+    from pathlib import Path
+
+    from .errors import ConfigError, did_you_mean
+
+    if setting in CHAT_TEMPLATES:
+        return CHAT_TEMPLATES[setting]
+    if setting.endswith((".jinja", ".j2")):
+        p = Path(setting)
+        if not p.is_file():
+            raise ConfigError([f"{key}: template file {setting!r} not found"])
+        return p.read_text(encoding="utf-8")
+    if "{{" in setting or "{%" in setting:
+        return setting
+    raise ConfigError([f"{key}={setting!r} is not a known template.{did_you_mean(setting, CHAT_TEMPLATES)} Use one "
+                       f"of {sorted(CHAT_TEMPLATES)}, a .jinja file or a Jinja string"])
+
 
 def _where(source: str, row: int | None, column: str) -> str:
     return f"{source}: row {row}, column {column!r}" if row is not None else f"{source}: column {column!r}"

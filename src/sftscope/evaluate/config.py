@@ -29,3 +29,6 @@ class EvalConfig(StrictModel):
     exclude: dict[str, list[str]] = Field(default_factory=dict,
                                           description="benchmark -> training files whose problems are dropped from it")
     backend_kwargs: dict = Field(default_factory=dict, description="extra backend settings, e.g. {device: cuda, dtype: bfloat16}")
+    chat_template: str | None = Field(
+        None, description="template for every checkpoint of the sweep, the base (step 0) included: `chatml`, "
+        "`qwen_base`, a .jinja file or a Jinja string; unset: each checkpoint's own (the base's hub template)")

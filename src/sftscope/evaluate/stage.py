@@ -58,7 +58,17 @@ def settings_from_config(cfg: EvalConfig) -> SweepSettings:
     return SweepSettings(
         backend=values["backend"], limit=values["limit"], seed=values["seed"], batch_size=values["batch_size"],
         sources=dict(values["sources"]), exclude={k: list(v) for k, v in values["exclude"].items()},
-        per_benchmark=per_benchmark, backend_kwargs=dict(values["backend_kwargs"]), **decoding)
+        per_benchmark=per_benchmark, backend_kwargs=_with_template(values), **decoding)
+
+
+def _with_template(values: dict) -> dict:
+    """backend_kwargs plus ``eval.chat_template`` resolved to Jinja, which the backend applies to every checkpoint."""
+    from ..core.chat import named_template
+
+    kwargs = dict(values["backend_kwargs"])
+    if values.get("chat_template"):
+        kwargs["chat_template_override"] = named_template(values["chat_template"], "eval.chat_template")
+    return kwargs
 
 
 def run(cfg: EvalConfig, checkpoints: list[CheckpointRef], db_path: Path, run: str,

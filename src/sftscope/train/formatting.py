@@ -13,33 +13,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.chat import check_message_roles, prompt_turns
+from ..core.chat import (CHAT_TEMPLATES, CHATML_TEMPLATE, QWEN_BASE_TEMPLATE, TEMPLATE_TOKENS,  # noqa: F401
+                         check_message_roles, prompt_turns)
 from ..core.errors import ConfigError, DataError, did_you_mean
 
 log = logging.getLogger(__name__)
 
 IGNORE = -100  # label of tokens without loss (the value torch's cross-entropy ignores)
 
-# The study's template for base models: ChatML turns, the response closed by <|endoftext|> (Qwen3-Base's EOS).
-QWEN_BASE_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{%- if message['role'] == 'assistant' -%}"
-    "{{ '<|im_start|>assistant\n' + message['content'] + '<|endoftext|>' }}"
-    "{%- else -%}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
-    "{%- endif -%}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"
-)
-# Plain ChatML with no default system prompt (Qwen2.5's own template inserts one when none is given).
-CHATML_TEMPLATE = (
-    "{%- for message in messages -%}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"
-)
-CHAT_TEMPLATES = {"qwen_base": QWEN_BASE_TEMPLATE, "chatml": CHATML_TEMPLATE}
-_TEMPLATE_TOKENS = {"qwen_base": ("<|im_start|>", "<|im_end|>", "<|endoftext|>"), "chatml": ("<|im_start|>", "<|im_end|>")}
+# The shipped templates live in core/chat.py, shared with the evaluate stage (`eval.chat_template`).
+_TEMPLATE_TOKENS = TEMPLATE_TOKENS
 
 # Column pairs tried, in order, on rows without `messages` when no mapping is configured.
 _DEFAULT_PAIRS = (("message", "response"), ("prompt", "completion"), ("question", "response"))

@@ -70,7 +70,7 @@ class HFBackend:
 
     def __init__(self, model: str | Path, device: str | None = None, dtype: str | torch.dtype | None = None,
                  batch_size: int = 16, base_model: str | None = None, trust_remote_code: bool = False,
-                 chat_template: str | None = None, **_: Any):
+                 chat_template: str | None = None, chat_template_override: str | None = None, **_: Any):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.model_path = str(model)
@@ -98,7 +98,9 @@ class HFBackend:
         self.tokenizer.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        if chat_template and not getattr(self.tokenizer, "chat_template", None):
+        if chat_template_override:  # eval.chat_template: one template for every checkpoint, the base included
+            self.tokenizer.chat_template = chat_template_override
+        elif chat_template and not getattr(self.tokenizer, "chat_template", None):
             # Only a tokenizer without one gets the caller's fallback: a model's own template always wins.
             self.tokenizer.chat_template = chat_template
         if not getattr(self.tokenizer, "chat_template", None):

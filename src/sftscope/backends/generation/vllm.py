@@ -39,6 +39,7 @@ class VLLMBackend:
         self._vllm = vllm
         self.model = model
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self.chat_template = engine_kwargs.pop("chat_template_override", None)  # eval.chat_template
         kwargs = {"model": model, "tensor_parallel_size": int(tensor_parallel_size), "dtype": dtype,
                   "gpu_memory_utilization": float(gpu_memory_utilization), "seed": int(seed),
                   "enable_prefix_caching": bool(enable_prefix_caching), "trust_remote_code": bool(trust_remote_code),
@@ -59,6 +60,8 @@ class VLLMBackend:
         kwargs: dict[str, Any] = {"sampling_params": sps, "use_tqdm": False, "add_generation_prompt": True}
         if self.chat_template_kwargs:
             kwargs["chat_template_kwargs"] = self.chat_template_kwargs
+        if self.chat_template:
+            kwargs["chat_template"] = self.chat_template
         return self.llm.chat(conversations, **kwargs)
 
     @staticmethod
