@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -37,6 +38,11 @@ def find_config(name_or_path: str | Path) -> Path:
     for cand in (PACKAGE_CONFIGS / p, PACKAGE_CONFIGS / f"{p}.yaml", PACKAGE_CONFIGS / p.name):
         if cand.is_file():
             return cand
+    aliases = json.loads((PACKAGE_CONFIGS / "aliases.json").read_text())["aliases"]
+    if str(name_or_path).removesuffix(".yaml") in aliases:  # renamed shipped configs still resolve, with a warning
+        new = aliases[str(name_or_path).removesuffix(".yaml")]
+        logging.getLogger(__name__).warning("config %s is deprecated: it is now %s", name_or_path, new)
+        return PACKAGE_CONFIGS / f"{new}.yaml"
     shipped = sorted(str(c.relative_to(PACKAGE_CONFIGS).with_suffix("")) for c in PACKAGE_CONFIGS.rglob("*.yaml"))
     raise ConfigError([f"config file {str(name_or_path)!r} not found.{did_you_mean(str(name_or_path), shipped)} "
                        f"Shipped configs: {', '.join(shipped)}"])
