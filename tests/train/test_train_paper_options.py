@@ -11,10 +11,11 @@ import torch
 from trainhelp import write_jsonl
 
 from sftscope.core.errors import ConfigError, DataError
-from sftscope.train.collate import strided_order
 from sftscope.train.config import TrainConfig
-from sftscope.train.formatting import IGNORE, encode_conversation, require_eos, resolve_chat_template, rows_to_conversations
-from sftscope.train.recipes import apply_recipe, resolve_schedule, select_subset
+from sftscope.train.formatting import IGNORE, encode_conversation, resolve_chat_template, rows_to_conversations
+from sftscope.train.recipes import apply_recipe, resolve_schedule
+
+# Names added by issue 13 are imported inside the tests, so each test fails on its own on the old code.
 
 MSG = [{"role": "user", "content": "What is 2 + 2?"}]
 
@@ -60,6 +61,8 @@ def test_append_eos_is_the_authors_sequence(tokenizer):
 
 
 def test_tokenizer_without_eos_is_a_config_error_naming_the_model(tokenizer):
+    from sftscope.train.formatting import require_eos
+
     class NoEos:
         eos_token = None
         eos_token_id = None
@@ -93,6 +96,8 @@ def test_constant_with_warmup_warms_up_ten_percent():
 def test_strided_order_matches_distributed_sampler():
     from torch.utils.data import DistributedSampler
 
+    from sftscope.train.collate import strided_order
+
     rows = [{"i": i} for i in range(64 + 5)]
     out = strided_order(rows, batch_size=32, ranks=8)
     # The authors: DistributedSampler(shuffle=False) per rank, then per-rank batches of 32/8 = 4 rows, whose
@@ -115,6 +120,8 @@ def test_teacher_logprob_column_is_configurable():
 
 @pytest.mark.parametrize("rule, seed, expected", [("first", 0, [0, 1, 2]), ("random", 3, None)])
 def test_subset_rule(rule, seed, expected):
+    from sftscope.train.recipes import select_subset
+
     rows = list(range(10))
     got = select_subset(rows, TrainConfig(model="m", unique_samples=3, subset_rule=rule, subset_seed=seed), "f")
     assert got == (expected or sorted(got)) and len(set(got)) == 3
