@@ -239,7 +239,8 @@ def run_with_memory_policy(name, make_model, steps, step_fn) -> dict:
     raise RuntimeError(f"[{name}] out of memory even with gradient checkpointing")
 
 
-def trainer_run(cfg, examples: list[dict], flash: bool, device: str, work: Path, warmup: int = 2) -> dict:
+def trainer_run(cfg, examples: list[dict], flash: bool, device: str, work: Path, warmup: int = 2,
+                param_dtype: str = "fp32") -> dict:
     """(b): the real train stage on ``examples`` (4 per optimizer step, file order), timed after ``warmup`` steps."""
     import gc
 
@@ -263,9 +264,11 @@ def trainer_run(cfg, examples: list[dict], flash: bool, device: str, work: Path,
     tcfg = TrainConfig(model=str(model_dir), max_steps=n_steps, batch_size=4, micro_batch_size=4 if flash else 1,
                        padding_free=flash, attn_implementation="flash_attention_2" if flash else "sdpa",
                        lr=1e-5, weight_decay=0.01, scheduler="constant", warmup_ratio=0.0,
-                       optimizer="adamw_torch_fused" if cuda else "adamw_torch", precision="bf16" if cuda else "fp32",
+                       optimizer="adamw_torch_fused" if cuda else "adamw_torch", precision="bf16" if cuda else ("fp32" if param_dtype == "fp32" else "auto"),
                        max_length=max(len(e["input_ids"]) for e in examples), data_order="fixed",
-                       save_final=False, logging_steps=1, gradient_checkpointing="auto")
+                       save_final=False, logging_steps=1, gradient_checkpointing="auto",
+                       # fp32: master weights + bf16 autocast (the default); bf16: the authors' bf16 weights and AdamW
+                       param_dtype=param_dtype)
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
@@ -340,7 +343,7 @@ def gpu_main(args) -> dict:
     runs = {
         "baseline_padded": lambda: run_with_memory_policy(
             "baseline", lambda: build_model(cfg, "sdpa", device), steps, lambda m, s: baseline_step(m, s, padded)),
-        "sftscope": lambda: trainer_run(cfg, examples, flash, device, args.workdir),
+        "sftscope": lambda: trainer_run(cfg, examples, flash, device, args.workdir, param_dtype=args.param_dtype),
         "sftscope_bare_loop": lambda: run_with_memory_policy(
             "bare loop", lambda: build_model(cfg, "flash_attention_2" if flash else "sdpa", device), steps,
             lambda m, s: bare_loop_step(m, s, flat, loss_fn, flash)),
@@ -451,7 +454,8 @@ def tiny_main(args) -> dict:
         # data_order=shuffle with seed 42 draws the same batches as TRL's default sampler (same padding per batch).
         cfg = TrainConfig(model=str(model_dir), data=str(tmp / "rows.jsonl"), padding_free=padding_free,
                           data_order="shuffle", seed=42, weight_decay=0.0, warmup_ratio=0.0, scheduler="linear",
-                          save_every=10**6, save_final=False, precision="fp32", **common)
+                          save_every=10**6, save_final=False, param_dtype=args.param_dtype,
+                          precision="fp32" if args.param_dtype == "fp32" else "auto", **common)
         prep = prepare(cfg, None)
         trainer = build_trainer(prep, tmp / f"sft{k}{padding_free}", "fp32", False, None)
         if not padding_free:
@@ -517,6 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cuda", help="cuda, or cpu for a smoke run of the GPU path")
     ap.add_argument("--shape", choices=("qwen3-1.7b", "tiny"), default="qwen3-1.7b")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--param-dtype", choices=("fp32", "bf16"), default="fp32",
+                    help="sftscope's train.param_dtype: fp32 master weights (default) or the authors' bf16 weights")
     ap.add_argument("--configs", default="baseline_padded,sftscope,sftscope_bare_loop",
                     help="GPU mode: which configurations to run, in order")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/sftscope_train_bench"),
