@@ -38,7 +38,13 @@ REASONS = {
              "`chat_template: chatml`, the Qwen2.5 template without its default system prompt",
     "data": "the authors' Math-CoT-2.5k file is unreleased: the first 2,560 rows of Math-CoT-20k "
             "(`subset_rule: first`); the authors' selection is unknown",
-    "seed": "no effect: the authors' data order is fixed (shuffle_train=False) and no weights are initialised",
+    "checkpoints": "the released checkpoints are these steps; the authors' every-10-steps saving is "
+                   "`train.save_every: 10` (64 full checkpoints of a 14B model for a 640-step run)",
+    "trust_remote_code": "transformers ships Qwen2.5/Qwen3 code; only InternLM2.5 needs its repository's own code "
+                         "(and sftscope does not hash how the code is loaded)",
+    "truncation": "sftscope also cuts at the end, but drops a row whose prompt alone fills max_length (no loss "
+                  "token would be left; the authors keep it with an all-zero loss mask); none of the datasets' "
+                  "prompts comes near 10,000 tokens",
     "warmup_steps": "sftscope rounds up, verl down; equal for every experiment here (warmup = 10% of a multiple of 10)",
     "teacher_logprobs": "logging only (the student/teacher ratio; the loss is plain NLL): the released 20k sets' "
                         "log-prob column is not documented, so the configs leave it off; set "
@@ -172,19 +178,20 @@ def training_rows(name: str, exp: dict, data: dict, train) -> list[dict]:
         ("compute_dtype", "precision", train.precision, train.precision == "bf16"),
         ("chat_format", "append_eos + chat_template", f"{train.append_eos} + {train.chat_template}",
          train.append_eos and train.chat_template in ("model", "chatml")),
-        ("checkpoints", "save_steps", train.save_steps, train.save_steps is not None and train.save_optimizer is False)]:
+        ("truncation", "truncation", "end (right); rows whose prompt fills max_length dropped", False),
+        ("checkpoints", "checkpoints", train.save_steps, False)]:
         v, src = _common(data, exp, key)
         r.append((field, v, src, value, ok))
+    r.append(("trust_remote_code", True, _src(data, exp, "trust_remote_code", arg=True), train.trust_remote_code,
+              train.trust_remote_code is True))
     r.append(("teacher_logprobs", f"ref_log_prob.enable={exp['ref_log_prob']} (column logprob)",
               _src(data, exp, "ref_log_prob"), train.teacher_logprobs_column,
               not exp["ref_log_prob"]))
     out = []
     for field, a, src, s, equal in r:
-        reason = "" if equal else REASONS.get(field, "")
+        reason = "" if equal else REASONS.get(field.split(" ")[0], "")
         if field == "chat_format" and equal and train.chat_template == "chatml":
             reason = REASONS["model"]
-        if field == "checkpoints":
-            reason = "the released steps (every-10 saving is `save_every: 10`)"
         out.append({"field": field, "authors": a, "source": src, "sftscope": s, "equal": bool(equal), "reason": reason})
     return out
 
