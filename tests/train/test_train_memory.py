@@ -137,7 +137,7 @@ def test_auto_with_lora_after_an_out_of_memory_probe(tiny_model, tmp_path, as_on
 
 def test_cpu_auto_is_off_and_keeps_the_training_hash(tiny_model, rows_file, tmp_path):
     from sftscope.core.io import content_hash
-    from sftscope.train.checkpoints import _HASH_EXCLUDED, compatible_hashes, training_hash
+    from sftscope.train.checkpoints import _ADDED_DEFAULTS, _HASH_EXCLUDED, compatible_hashes, training_hash
 
     out = tmp_path / "cpu"
     train(_cfg(tiny_model, rows_file, max_steps=1), None, out, progress=False)
@@ -151,7 +151,8 @@ def test_cpu_auto_is_off_and_keeps_the_training_hash(tiny_model, rows_file, tmp_
     # ... and hashes stored before `auto` existed (the bool was hashed; the unfused AdamW was the default) still
     # name the same run.
     def legacy(cfg, value, optimizer="adamw_torch"):
-        d = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _HASH_EXCLUDED}
+        # (settings added later did not exist then: at their defaults they are not part of the hash)
+        d = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _HASH_EXCLUDED and k not in _ADDED_DEFAULTS}
         return content_hash({**d, "gradient_checkpointing": value, "optimizer": optimizer})
 
     assert auto.optimizer == "adamw_torch_fused"

@@ -178,3 +178,13 @@ def test_bf16_parameters(tiny_model, tmp_path, caplog):
     if not torch.cuda.is_available():
         assert "param_dtype=bf16 on CPU" in caplog.text
     assert next(load_model(str(tiny_model), TrainConfig(model="m")).parameters()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("kw", [dict(append_eos=True), dict(param_dtype="bf16"), dict(weight_decay_all=True),
+                                dict(skip_nonfinite_grad=True), dict(strided_ranks=2), dict(unique_samples=4,
+                                subset_rule="random"), dict(teacher_logprobs_column="logprob")])
+def test_new_options_are_part_of_the_training_hash(kw):
+    from sftscope.train.checkpoints import training_hash
+
+    base = dict(unique_samples=4) if "subset_rule" in kw else {}
+    assert training_hash(TrainConfig(model="m", **kw)) != training_hash(TrainConfig(model="m", **base))
