@@ -98,3 +98,16 @@ def test_accelerate_configs_parse(name):
     assert data["distributed_type"] == {"ddp": "MULTI_GPU", "fsdp2": "FSDP", "zero3": "DEEPSPEED"}[name]
     if name == "fsdp2":
         assert data["fsdp_config"]["fsdp_version"] == 2
+
+
+SHIPPED = sorted(p for p in PACKAGE_CONFIGS.rglob("*.yaml") if p.parent.name != "accelerate")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(PACKAGE_CONFIGS).with_suffix("")))
+def test_every_shipped_config_validates(path):
+    """Every run config shipped with the package loads and expands (each matrix condition validates too)."""
+    from sftscope.pipeline import expand_conditions
+
+    for condition in expand_conditions(load_config(path)):
+        if condition.cfg.train is not None:
+            apply_recipe(condition.cfg.train)
