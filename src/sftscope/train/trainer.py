@@ -88,6 +88,13 @@ class SftscopeTrainer(SFTTrainer):
         self.skip_nonfinite_grad = skip_nonfinite_grad
         self._last_grad_norm = None
         self.skipped_steps = 0
+        if skip_nonfinite_grad and not hasattr(SFTTrainer, "_get_grad_norm"):
+            # The guard reads the norm the Trainer computes in _get_grad_norm; without that hook
+            # it would never see a norm and skip nothing, silently.
+            from ..core.errors import ConfigError
+
+            raise ConfigError(["train.skip_nonfinite_grad needs a transformers version whose Trainer has "
+                               "_get_grad_norm (5.24 has it). Fix: upgrade transformers or set it to false"])
         super().__init__(*args, **kwargs)
         self.loss_reduction = loss_reduction
         if loss_reduction == "paper":
