@@ -42,13 +42,16 @@ def models(tmp_path_factory):
 
 
 def test_resolve_checkpoints(models, tmp_path):
+    """The probe uses the one resolver of core.checkpoints (every form is tested there, per command)."""
     root, _ = models
     cks = resolve_checkpoints([f"0={root / 'base'}", str(root / "run")])
-    assert [(c.id, c.step) for c in cks] == [("base", 0), ("checkpoint-5", 5), ("checkpoint-10", 10)]
+    assert [(c.run, c.step) for c in cks] == [(root.name, 0), ("run", 5), ("run", 10)]
     assert [c.step for c in resolve_checkpoints([str(root / "run" / "checkpoints")])] == [5, 10]
     assert resolve_checkpoints([str(root / "run" / "checkpoints" / "checkpoint-10")])[0].step == 10
-    assert resolve_checkpoints([f"{root / 'base'}@0"])[0].step == 0 and resolve_checkpoints([str(root / "base")])[0].step is None
-    with pytest.raises(SftscopeError, match="no config.json"):
+    assert resolve_checkpoints([f"{root / 'base'}@0"])[0].step == 0
+    with pytest.raises(SftscopeError, match="cannot tell the step"):
+        resolve_checkpoints([str(root / "base")])
+    with pytest.raises(SftscopeError, match="no checkpoints found"):
         resolve_checkpoints([str(tmp_path)])
 
 
@@ -72,7 +75,8 @@ def test_probe_writes_parquet_and_summary(models, tmp_path):
     import pyarrow.parquet as pq
 
     root, refs = models
-    cks = [Checkpoint("base", 0, root / "base"), Checkpoint("checkpoint-10", 10, root / "run" / "checkpoints" / "checkpoint-10")]
+    cks = [Checkpoint("base", "run", 0, str(root / "base")),
+           Checkpoint("checkpoint-10", "run", 10, str(root / "run" / "checkpoints" / "checkpoint-10"))]
     res = probe(cks, {"verified": load_refs(refs)}, tmp_path, chunk=16)
     table = pq.read_table(tmp_path / "logprobs.parquet")
     assert str(table.schema.field("logprobs").type) == "list<element: halffloat>"

@@ -12,7 +12,7 @@ from sftscope.backends.generation.base import Generation
 from sftscope.core.errors import MissingDependencyError
 from sftscope.core.registry import BENCHMARKS, GENERATION_BACKENDS
 from sftscope.core.store import ResultsStore
-from sftscope.evaluate.checkpoints import CheckpointRef
+from sftscope.core.checkpoints import CheckpointRef
 from sftscope.core.benchmarks import BenchmarkSpec
 from sftscope.evaluate.sweep import SweepSettings, load_items, plan_unit, run_sweep
 

@@ -306,7 +306,7 @@ def test_run_config_distill_source(tmp_path):
                                                            "backend": "fake", "samples": 3, "decontaminate": False}}},
                         RunConfig, source="run.yaml")
     out = tmp_path / "data"
-    files = data_stage.run(run.data, out)
+    files = data_stage.build_files(run.data, out)
     assert sorted(files) == ["cot", "nocot", "unverified"]
     rows = {v: read_jsonl(p) for v, p in files.items()}
     assert len(rows["cot"]) > 0 and [r["id"] for r in rows["cot"]] == [r["id"] for r in rows["nocot"]] \
@@ -316,7 +316,7 @@ def test_run_config_distill_source(tmp_path):
     assert (out / "cot.jsonl.stats.json").is_file()
     first = teachers[-1].requests
     assert first > 0
-    data_stage.run(run.data, out)  # a rerun takes every response from the cache
+    data_stage.build_files(run.data, out)  # a rerun takes every response from the cache
     assert teachers[-1].requests == 0 and read_jsonl(files["cot"]) == rows["cot"]
 
 

@@ -90,7 +90,7 @@ def test_nothing_to_evaluate(capsys, tmp_path):
 
 def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
     from sftscope.evaluate import stage
-    from sftscope.evaluate.checkpoints import resolve_checkpoints
+    from sftscope.core.checkpoints import resolve_checkpoints
     from sftscope.evaluate.config import EvalConfig
 
     from sftscope.core.benchmarks import get_benchmark
@@ -105,12 +105,12 @@ def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
     plain = stage.settings_from_config(EvalConfig(benchmarks=["countdown"]))
     assert plain.params(spec).temperature == 0.0 and plain.temperature is None  # unset: spec's own, then default
     refs = resolve_checkpoints([str(tiny_run / "checkpoints" / "checkpoint-20")], run="condA")
-    aggs = stage.run(cfg, refs, tmp_path / "r.sqlite", run="condA", run_meta={"variant": "cot"}, progress=False)
+    aggs = stage.evaluate_checkpoints(cfg, refs, tmp_path / "r.sqlite", run="condA", run_meta={"variant": "cot"}, progress=False)
     assert [(a["run"], a["step"], a["n_items"], a["n_samples"]) for a in aggs] == [("condA", 20, 2, 1)]
     with ResultsStore(tmp_path / "r.sqlite") as s:
         meta = s.runs_frame().set_index("run").loc["condA", "meta"]
     assert meta["variant"] == "cot" and meta["eval"]["preset"] == "paper"
-    stage.run(EvalConfig(benchmarks=["countdown"], limit=1, max_new_tokens=4), refs, tmp_path / "r.sqlite",
+    stage.evaluate_checkpoints(EvalConfig(benchmarks=["countdown"], limit=1, max_new_tokens=4), refs, tmp_path / "r.sqlite",
               run="condA", progress=False)
     with ResultsStore(tmp_path / "r.sqlite") as s:
         meta = s.runs_frame().set_index("run").loc["condA", "meta"]

@@ -210,7 +210,7 @@ def test_real_gguf_converts_and_generates():
 
 def test_evaluate_resolves_the_registered_name_as_step0(tiny_gguf, tmp_path, monkeypatch):
     """`eval.base` defaults to `train.model` (organism:smollm2-135m): step 0 must be the converted folder."""
-    from sftscope.evaluate.checkpoints import resolve_checkpoints
+    from sftscope.core.checkpoints import resolve_checkpoints
 
     _, gguf_path = tiny_gguf
     monkeypatch.setenv("SFTSCOPE_CACHE", str(tmp_path / "cache"))

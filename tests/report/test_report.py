@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from sftscope.analyze.config import AnalyzeConfig, ReportConfig
-from sftscope.analyze.stage import run as analyze
+from sftscope.analyze.stage import analyze_store as analyze
 from sftscope.analyze.synthetic import build_store
 from sftscope.cli import main
 from sftscope.core.io import write_json
-from sftscope.report.stage import run as report
+from sftscope.report.stage import build_report as report
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -46,11 +46,11 @@ def test_report_files(built):
     d, index = built
     assert index == d / "report" / "index.html"
     figs = sorted(p.name for p in (d / "report" / "figures").glob("*.png"))
-    assert figs == ["behaviours.png", "conditions.png", "lengths.png", "probes.png", "safety.png", "trajectories.png"]
+    assert figs == ["behaviors.png", "conditions.png", "lengths.png", "probes.png", "safety.png", "trajectories.png"]
     assert all((d / "report" / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figs)
     md = (d / "report" / "report.md").read_text()
     for heading in ("## Research claims", "## Conditions", "## Patterns per benchmark", "## Procedure transfer",
-                    "## Behaviour tagger v", "## Safety vs reasoning", "## Log-prob probes", "## Excerpts"):
+                    "## Behavior tagger v", "## Safety vs reasoning", "## Log-prob probes", "## Excerpts"):
         assert heading in md
     assert "![Scores over training per domain](figures/trajectories.png)" in md
 

@@ -115,7 +115,7 @@ def test_matrix_config_needs_a_condition_named_like_sftscope_run(tiny_model, row
     import yaml
 
     from sftscope.core.config import load_config
-    from sftscope.pipeline import expand_conditions
+    from sftscope.core.conditions import expand_conditions
 
     cfg = _matrix_config(tmp_path, tiny_model, rows_file)
     names = [c.name for c in expand_conditions(load_config(str(cfg)))]

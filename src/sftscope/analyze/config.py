@@ -10,7 +10,7 @@ from ..core.config import StrictModel
 
 
 class LLMTaggerConfig(StrictModel):
-    """Optional second opinion on behaviours from an LLM behind an OpenAI-compatible server."""
+    """Optional second opinion on behaviors from an LLM behind an OpenAI-compatible server."""
 
     model: str = Field(..., description="model name served at base_url")
     base_url: str = Field("http://localhost:8000/v1", description="OpenAI-compatible endpoint")
@@ -27,7 +27,7 @@ class AnalyzeConfig(StrictModel):
     seed: int = Field(0, description="bootstrap seed (results are reproducible for a given seed)")
     probe_rows: int = Field(0, ge=0, description="`sftscope run`: score this many held-out cot and unverified "
                             "traces under every checkpoint (log-prob probes; 0 = off)")
-    behaviour_max_per_cell: int | None = Field(
+    behavior_max_per_cell: int | None = Field(
         400, ge=1, description="responses tagged per (run, step, domain), seeded sample; null = all "
         "(the rule tagger reads ~100 us per sentence: a full sweep of long traces takes hours)")
     llm_tagger: LLMTaggerConfig | None = None

@@ -15,55 +15,23 @@ whatever the sequence length.
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ..core.benchmarks import THINK_CLOSE
+from ..core.checkpoints import CheckpointRef, materialize, resolve_checkpoints  # noqa: F401 (re-exported)
 from ..core.errors import DataError, SftscopeError
 from ..core.io import atomic_open, read_rows, write_json
+from ..core.layout import PROBE_SUMMARY
 
 # Token-position buckets of the scored completion: early tokens (format, first step) behave unlike late ones.
 BUCKETS = ((0, 64), (64, 256), (256, 1024), (1024, None))
-_CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    id: str
-    step: int | None
-    path: Path
-
-
-def resolve_checkpoints(args: list[str]) -> list[Checkpoint]:
-    """Checkpoints from arguments: a model folder (has config.json), a folder of ``checkpoint-<step>``
-    folders (a run's ``checkpoints/`` or the run dir itself), or ``STEP=PATH`` / ``PATH@STEP`` to name a step
-    (e.g. the base model as ``0=/models/base``). Sorted by step; errors name the argument and the fix."""
-    out: list[Checkpoint] = []
-    for arg in args:
-        step = None
-        if "=" in arg and arg.split("=", 1)[0].isdigit():
-            s, arg = arg.split("=", 1)
-            step = int(s)
-        elif "@" in arg and arg.rsplit("@", 1)[1].isdigit():  # PATH@STEP, as `sftscope eval` spells it
-            arg, s = arg.rsplit("@", 1)
-            step = int(s)
-        p = Path(arg)
-        if (p / "config.json").exists():
-            m = _CKPT.match(p.name)
-            out.append(Checkpoint(p.name, step if step is not None else int(m.group(1)) if m else None, p))
-            continue
-        kids = [c for c in (p / "checkpoints", p) if c.is_dir()]
-        found = sorted(((int(m.group(1)), c) for d in kids for c in d.iterdir()
-                        if (m := _CKPT.match(c.name)) and (c / "config.json").exists()), key=lambda t: t[0])
-        if not found:
-            raise SftscopeError(f"--checkpoints {arg!r}: not a model folder (no config.json) and holds no "
-                                f"checkpoint-<step>/ folders; pass a checkpoint path, a folder of them, or STEP=PATH")
-        out.extend(Checkpoint(c.name, s, c) for s, c in found)
-    return sorted(out, key=lambda c: (c.step is None, c.step if c.step is not None else 0, c.id))
+# The one checkpoint reference and resolver (``sftscope probe`` accepts every form ``sftscope eval`` does).
+Checkpoint = CheckpointRef
 
 
 def load_refs(path: str | Path) -> list[dict]:
@@ -175,11 +143,12 @@ def probe(checkpoints: list[Checkpoint], refs: dict[str, list[dict]], out_dir: s
     scored, summary = [], []
     for ck in checkpoints:
         say(f"probe {ck.id} (step {ck.step})")
-        tok = AutoTokenizer.from_pretrained(ck.path)
+        path = materialize(ck)  # a hub step subfolder or revision is downloaded on first use
+        tok = AutoTokenizer.from_pretrained(path)
         # float32 on CPU (bf16 matmuls are slow and lossy there); the checkpoint's own dtype on GPU, where a
         # 7B model in float32 would double the memory. Log-softmax is always taken in float32.
         dtype = torch.float32 if str(device).startswith("cpu") else "auto"
-        model = AutoModelForCausalLM.from_pretrained(ck.path, dtype=dtype).to(device).eval()
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
         for ref_set, rows in refs.items():
             done = [_score_row(model, tok, ck, ref_set, i, r, chunk) for i, r in enumerate(rows)]
             scored.extend(done)
@@ -188,7 +157,7 @@ def probe(checkpoints: list[Checkpoint], refs: dict[str, list[dict]], out_dir: s
     _write_parquet(Path(out_dir) / "logprobs.parquet", scored, precision)
     payload = {"schema_version": 1, "chunk": chunk, "precision": precision,
                "buckets": [bucket_label(lo, hi) for lo, hi in BUCKETS], "summary": summary}
-    write_json(Path(out_dir) / "probe_summary.json", payload)
+    write_json(Path(out_dir) / PROBE_SUMMARY, payload)
     return payload
 
 

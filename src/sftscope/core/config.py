@@ -143,7 +143,36 @@ def format_validation_error(err: ValidationError, model: type[BaseModel]) -> lis
     return problems
 
 
+# Config keys that were renamed: old dotted key -> new dotted key. The old key still works, with a warning.
+DEPRECATED_KEYS = {
+    "analyze.behaviour_max_per_cell": "analyze.behavior_max_per_cell",
+}
+
+
+def migrate_keys(data: dict, source: str | None = None) -> dict:
+    """Rename deprecated keys (``DEPRECATED_KEYS``) to their new names, warning once per key. A config
+    that sets both the old and the new key is an error (which one was meant is unknowable)."""
+    import warnings
+
+    data = copy.deepcopy(data)
+    for old, new in DEPRECATED_KEYS.items():
+        *parents, leaf = old.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        new_leaf = new.rsplit(".", 1)[-1]
+        where = f"{source}: " if source else ""
+        if new_leaf in node:
+            raise ConfigError([f"{where}both {old!r} (deprecated) and {new!r} are set; keep only {new!r}"])
+        warnings.warn(f"{where}config key {old!r} is deprecated; use {new!r}", FutureWarning, stacklevel=3)
+        node[new_leaf] = node.pop(leaf)
+    return data
+
+
 def validate_dict(data: dict, model: type[BaseModel], source: str | None = None):
+    data = migrate_keys(data, source) if isinstance(data, dict) else data
     try:
         return model.model_validate(data)
     except ValidationError as err:

@@ -157,7 +157,7 @@ def stats_cmd(
     path: Path = typer.Argument(..., help="rows file (.jsonl, .json or .parquet)"),
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="HF tokenizer (folder or cached id) for token lengths"),
 ):
-    """Print a table of a rows file (counts, verified rate, lengths, behaviour markers) and write PATH.stats.json."""
+    """Print a table of a rows file (counts, verified rate, lengths, behavior markers) and write PATH.stats.json."""
     from ..core.io import write_json
     from .rows import load_rows
     from .stats import compute_stats, load_tokenizer, print_stats, stats_path

@@ -16,6 +16,7 @@ from typing import List, Optional
 import typer
 
 from ..core.errors import ConfigError, SftscopeError
+from ..core.layout import RESULTS_DB_NAME
 
 _COLUMNS = ("checkpoint", "run", "step", "benchmark", "domain", "version", "n_items", "n_samples", "mean",
             "ci_low", "ci_high", "truncation_rate", "mean_response_tokens")
@@ -105,7 +106,7 @@ def register(app: typer.Typer) -> None:
         top_k: Optional[int] = typer.Option(None, "--top-k"),
         seed: Optional[int] = typer.Option(None, "--seed"),
         batch_size: Optional[int] = typer.Option(None, "--batch-size"),
-        db: str = typer.Option("results.sqlite", "--db", help="results store (SQLite)"),
+        db: str = typer.Option(RESULTS_DB_NAME, "--db", help="results store (SQLite)"),
         executor: Optional[str] = typer.Option(None, "--executor", help="local | ray"),
         fmt: str = typer.Option("table", "--format", help="table | json | csv (stdout)"),
         source: Optional[List[str]] = typer.Option(None, "--source",
@@ -121,7 +122,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Evaluate every checkpoint on every benchmark (cached, resumable) and print the aggregates."""
         from . import stage
-        from .checkpoints import resolve_checkpoints
+        from ..core.checkpoints import resolve_checkpoints
 
         if fmt not in ("table", "json", "csv"):
             raise SftscopeError(f"--format {fmt!r}: choose table, json or csv")
@@ -139,7 +140,7 @@ def register(app: typer.Typer) -> None:
         if not cfg.checkpoints and not cfg.base:
             raise SftscopeError("nothing to evaluate: give --checkpoints PATH_OR_ID (and/or --base MODEL)")
         refs = resolve_checkpoints(cfg.checkpoints or [], base=cfg.base, run=run)
-        aggs = stage.run(cfg, refs, Path(db), run=run or refs[0].run, run_meta={},
+        aggs = stage.evaluate_checkpoints(cfg, refs, Path(db), run=run or refs[0].run, run_meta={},
                          progress=not no_progress) if run else _run_per_run(cfg, refs, Path(db), not no_progress)
         sys.stdout.write(render(aggs, fmt) + "\n")
         sys.stdout.flush()

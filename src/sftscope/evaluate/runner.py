@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 
 from ..backends.generation.base import GenerationRequest, SamplingParams
 from ..scoring.base import ScoreResult, safe_score, split_response, is_truncated
-from .checkpoints import CheckpointRef, materialize
+from ..core.checkpoints import CheckpointRef, materialize
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""The evaluate stage's Python entry point (used by ``sftscope run`` and by ``sftscope eval``).
+"""The evaluate stage.
 
-``run(cfg, checkpoints, db_path, run)`` turns an ``EvalConfig`` into sweep settings, records the run's
-metadata in the store, and sweeps every checkpoint over every configured benchmark.
+``run(cfg, layout, condition)`` (the pipeline's entry) sweeps one condition's base and checkpoints into the
+run's results store. ``evaluate_checkpoints(eval_cfg, checkpoints, db_path, run)`` (also ``sftscope eval``)
+turns an ``EvalConfig`` into sweep settings, records the run's metadata in the store, and sweeps every
+checkpoint over every configured benchmark.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import SftscopeError, did_you_mean
-from .checkpoints import CheckpointRef
+from ..core.checkpoints import CheckpointRef, resolve_checkpoints
+from ..core.conditions import Condition, base_model
+from ..core.layout import RunLayout
 from .config import EvalConfig
 from .sweep import SweepSettings, run_sweep
 
@@ -61,8 +65,8 @@ def settings_from_config(cfg: EvalConfig) -> SweepSettings:
         per_benchmark=per_benchmark, backend_kwargs=dict(values["backend_kwargs"]), **decoding)
 
 
-def run(cfg: EvalConfig, checkpoints: list[CheckpointRef], db_path: Path, run: str,
-        run_meta: dict | None = None, progress: bool = True) -> list[dict]:
+def evaluate_checkpoints(cfg: EvalConfig, checkpoints: list[CheckpointRef], db_path: Path, run: str,
+                         run_meta: dict | None = None, progress: bool = True) -> list[dict]:
     """Evaluate ``checkpoints`` on ``cfg.benchmarks`` into the store at ``db_path`` under run name ``run``.
 
     Stores ``run_meta`` (condition, variant, model, ...) in the store's ``runs`` table and returns one
@@ -85,3 +89,30 @@ def record_run(store, run: str, meta: dict) -> None:
     row = store.conn.execute("SELECT meta FROM runs WHERE run = ?", (run,)).fetchone()
     old = json.loads(row[0]) if row and row[0] else {}
     store.upsert_run(run, {**old, **meta})
+
+
+def outputs(cfg, layout: RunLayout, condition: Condition | None = None) -> list[Path]:
+    """Files whose presence (with the manifest's ``done``) lets the pipeline skip this stage."""
+    return [layout.results_db]
+
+
+def run(cfg, layout: RunLayout, condition: Condition | None = None) -> dict:
+    """The pipeline's entry: sweep one condition's base (step 0) and checkpoints into ``layout.results_db``.
+
+    Held-out Countdown items equal to a training problem of the condition's data (numbers and target) are
+    dropped, and the condition's settings (variant, base model, in-domain domains, ...) are stored in the
+    store's ``runs`` table for the analysis.
+    """
+    cond = condition or Condition(cfg.name, cfg, {})
+    ecfg = cfg.eval
+    base = base_model(cfg)
+    refs = resolve_checkpoints(ecfg.checkpoints or [str(layout.checkpoints(cond.name))], base=base, run=cond.name)
+    train_file = cfg.data.path or layout.existing_data_file(cfg.variant)
+    drop = {b: [str(train_file)] for b in ecfg.benchmarks
+            if b.startswith("countdown") and b not in ecfg.exclude and train_file and Path(train_file).exists()}
+    if drop:
+        ecfg = ecfg.model_copy(update={"exclude": {**ecfg.exclude, **drop}})
+    meta = {"condition": cond.name, **cond.settings, "variant": cfg.variant, "model": base,
+            "in_domain": cfg.in_domain, "source": cfg.data.source}
+    aggs = evaluate_checkpoints(ecfg, refs, layout.results_db, run=cond.name, run_meta=meta)
+    return {"units": len(aggs)}

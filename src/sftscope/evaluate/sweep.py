@@ -24,7 +24,7 @@ from ..core.errors import SftscopeError
 from ..core.io import content_hash, read_rows
 from ..core.store import ResultsStore
 from . import metrics
-from .checkpoints import CheckpointRef
+from ..core.checkpoints import CheckpointRef
 from .runner import RequestPlan, UnitPlan
 from ..core.benchmarks import BenchmarkSpec, get_benchmark
 

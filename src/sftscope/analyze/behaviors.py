@@ -1,7 +1,7 @@
-"""Reasoning behaviours in responses: a versioned, documented rule-based tagger.
+"""Reasoning behaviors in responses: a versioned, documented rule-based tagger.
 
 Each sentence of a response gets zero or more of four labels (definitions are the contract; the rules
-approximate them and are measured against hand-labelled sentences in ``behaviour_cases.py``):
+approximate them and are measured against hand-labelled sentences in ``behavior_cases.py``):
 
 - ``backtracking``: the text notices an error or a dead end and abandons or revises the current line
   ("Wait, that's not right.", "That gives 19, not 24.", "I made a mistake in the sign.");
@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 TAGGER_VERSION = "3"
-BEHAVIOURS = ("backtracking", "verification", "subgoal", "restart_hedging")
+BEHAVIORS = ("backtracking", "verification", "subgoal", "restart_hedging")
 
 _RULES: dict[str, list[str]] = {
     "backtracking": [
@@ -75,7 +75,7 @@ _RULES: dict[str, list[str]] = {
         r"\b(other|opposite) direction\b", r"\bor should i\b",
     ],
 }
-# One alternation per behaviour: a single regex scan per sentence is ~10x faster than one per rule.
+# One alternation per behavior: a single regex scan per sentence is ~10x faster than one per rule.
 _COMPILED = {b: re.compile("|".join(f"(?:{p})" for p in ps), re.IGNORECASE) for b, ps in _RULES.items()}
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -96,8 +96,8 @@ def tag_sentence(sentence: str) -> set[str]:
 
 
 def tag_text(text: str) -> dict[str, int]:
-    """Instances per behaviour in a response (one per tagged sentence)."""
-    counts = dict.fromkeys(BEHAVIOURS, 0)
+    """Instances per behavior in a response (one per tagged sentence)."""
+    counts = dict.fromkeys(BEHAVIORS, 0)
     for s in split_sentences(text):
         for b in tag_sentence(s):
             counts[b] += 1
@@ -111,13 +111,13 @@ def evaluate_tagger(cases: Iterable[tuple[str, Iterable[str], str]]) -> dict:
     precision/recall are None when undefined (no predictions / no gold positives).
     """
     cases = list(cases)
-    stats = {b: {"tp": 0, "fp": 0, "fn": 0} for b in BEHAVIOURS}
+    stats = {b: {"tp": 0, "fp": 0, "fn": 0} for b in BEHAVIORS}
     origins: dict[str, int] = {}
     errors = []
     for text, gold, origin in cases:
         gold, pred = set(gold), tag_sentence(text)
         origins[origin] = origins.get(origin, 0) + 1
-        for b in BEHAVIOURS:
+        for b in BEHAVIORS:
             key = "tp" if (b in pred and b in gold) else "fp" if b in pred else "fn" if b in gold else None
             if key:
                 stats[b][key] += 1
@@ -138,21 +138,21 @@ def _token_count(row) -> float:
 
 
 def tag_samples(samples: pd.DataFrame) -> pd.DataFrame:
-    """One row per sample with its per-behaviour counts and token count (columns run, step, domain, tokens, <b>)."""
+    """One row per sample with its per-behavior counts and token count (columns run, step, domain, tokens, <b>)."""
     rows = []
     for r in samples.to_dict("records"):
         counts = tag_text(r.get("response") or "")
         rows.append({"run": r["run"], "step": int(r["step"]), "domain": r["domain"], "tokens": _token_count(r), **counts})
-    return pd.DataFrame(rows, columns=["run", "step", "domain", "tokens", *BEHAVIOURS])
+    return pd.DataFrame(rows, columns=["run", "step", "domain", "tokens", *BEHAVIORS])
 
 
-def behaviour_table(tagged: pd.DataFrame) -> list[dict]:
-    """Per (run, step, domain): responses, tokens and, per behaviour, rate per 1k tokens and share of responses."""
+def behavior_table(tagged: pd.DataFrame) -> list[dict]:
+    """Per (run, step, domain): responses, tokens and, per behavior, rate per 1k tokens and share of responses."""
     out = []
     for (run, step, domain), g in tagged.groupby(["run", "step", "domain"], sort=True):
         tokens = float(g["tokens"].sum())
         row = {"run": run, "step": int(step), "domain": domain, "n": int(len(g)), "tokens": tokens}
-        for b in BEHAVIOURS:
+        for b in BEHAVIORS:
             row[f"{b}_per_1k"] = 1000.0 * float(g[b].sum()) / tokens if tokens > 0 else None
             row[f"{b}_share"] = float((g[b] > 0).mean())
         out.append(row)
@@ -160,7 +160,7 @@ def behaviour_table(tagged: pd.DataFrame) -> list[dict]:
 
 
 def transfer_view(tagged: pd.DataFrame, in_domain: dict[str, list[str]]) -> list[dict]:
-    """Procedure transfer: per run and behaviour, the rate per 1k tokens in-domain and out-of-domain at the
+    """Procedure transfer: per run and behavior, the rate per 1k tokens in-domain and out-of-domain at the
     first and last step, their changes, and ``ood_over_id`` = OOD change / in-domain change (None when the
     in-domain rate did not rise). ``in_domain`` maps run -> its in-domain domains."""
     out = []
@@ -170,8 +170,8 @@ def transfer_view(tagged: pd.DataFrame, in_domain: dict[str, list[str]]) -> list
             continue
         ids = set(in_domain.get(run, []))
         first, last = g[g["step"] == steps[0]], g[g["step"] == steps[-1]]
-        for b in BEHAVIOURS:
-            row = {"run": run, "behaviour": b, "first_step": int(steps[0]), "last_step": int(steps[-1])}
+        for b in BEHAVIORS:
+            row = {"run": run, "behavior": b, "first_step": int(steps[0]), "last_step": int(steps[-1])}
             for side, pick in (("in_domain", True), ("out_of_domain", False)):
                 f = first[first["domain"].isin(ids) == pick]
                 l_ = last[last["domain"].isin(ids) == pick]
@@ -191,11 +191,11 @@ def _rate(g: pd.DataFrame, b: str) -> float | None:
 
 # -- optional LLM tagger ------------------------------------------------------------------------------
 LLM_PROMPT = (
-    "Count reasoning behaviours in the response below. Definitions: backtracking = notices an error or dead "
+    "Count reasoning behaviors in the response below. Definitions: backtracking = notices an error or dead "
     "end and revises; verification = checks a result already obtained; subgoal = splits the task into steps or "
     "names the next sub-problem; restart_hedging = starts a new approach or expresses uncertainty. Count one per "
     "sentence. Reply with only a JSON object with integer values for the keys "
-    f"{', '.join(BEHAVIOURS)}.\n\nResponse:\n"
+    f"{', '.join(BEHAVIORS)}.\n\nResponse:\n"
 )
 
 
@@ -207,9 +207,9 @@ def parse_llm_counts(text: str) -> dict[str, int] | None:
             obj = json.loads(cand)
         except json.JSONDecodeError:
             continue
-        if isinstance(obj, dict) and all(b in obj for b in BEHAVIOURS):
+        if isinstance(obj, dict) and all(b in obj for b in BEHAVIORS):
             try:
-                return {b: max(0, int(obj[b])) for b in BEHAVIOURS}
+                return {b: max(0, int(obj[b])) for b in BEHAVIORS}
             except (TypeError, ValueError):
                 return None
     return None
@@ -227,9 +227,9 @@ def llm_tag(texts: Sequence[str], backend: Any, max_chars: int = 6000) -> list[d
 
 
 def llm_agreement(texts: Sequence[str], llm_counts: Sequence[dict | None]) -> dict:
-    """Share of responses where the rule and the LLM tagger agree on presence, per behaviour."""
+    """Share of responses where the rule and the LLM tagger agree on presence, per behavior."""
     pairs = [(tag_text(t), c) for t, c in zip(texts, llm_counts) if c is not None]
     out = {"n": len(pairs), "unparsed": sum(c is None for c in llm_counts)}
-    for b in BEHAVIOURS:
+    for b in BEHAVIORS:
         out[b] = sum((r[b] > 0) == (c[b] > 0) for r, c in pairs) / len(pairs) if pairs else None
     return out

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sftscope.core.errors import SftscopeError
-from sftscope.evaluate import checkpoints as ck
+from sftscope.core import checkpoints as ck
 
 
 def _model(folder: Path, kind="config.json", meta=None):
@@ -134,7 +134,7 @@ def test_materialize_offline_error(monkeypatch):
 
 def test_registered_model_name_as_base_resolves_to_its_folder(tmp_path, monkeypatch):
     from sftscope.core.registry import MODELS
-    from sftscope.evaluate.checkpoints import resolve_checkpoints
+    from sftscope.core.checkpoints import resolve_checkpoints
 
     folder = tmp_path / "tiny-base"
     folder.mkdir()

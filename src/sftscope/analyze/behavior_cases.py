@@ -1,9 +1,9 @@
-"""Hand-labelled sentences for measuring the behaviour tagger (precision and recall per label).
+"""Hand-labelled sentences for measuring the behavior tagger (precision and recall per label).
 
 ``origin`` says where the phrasing comes from: ``trace`` = written in the style of real reasoning-model
 traces (R1/QwQ-style math, code and science reasoning; text we did not generate), ``countdown`` = the
 phrasing of our Countdown traces. At least half are ``trace``. Labels follow the definitions in
-``behaviours.py``, decided per sentence before looking at the tagger's output; an empty label set is a
+``behaviors.py``, decided per sentence before looking at the tagger's output; an empty label set is a
 negative example. Add cases here (never edit a label to make the tagger pass) and bump TAGGER_VERSION
 when rules change.
 """
@@ -55,7 +55,7 @@ CASES: list[tuple[str, frozenset, str]] = [(t, frozenset(l), o) for t, l, o in [
     ("Hmm, that doesn't match the expected output, so maybe the off-by-one is in the loop bound.", {B, H}, "trace"),
     ("Let me verify this another way: compute the integral numerically.", {V, H}, "trace"),
     ("First, I need to check whether the graph has a cycle.", {S, V}, "trace"),
-    # --- trace style: negatives (plain steps, no behaviour)
+    # --- trace style: negatives (plain steps, no behavior)
     ("The derivative of sin x is cos x.", set(), "trace"),
     ("So the total cost is 12 * 4 = 48 dollars.", set(), "trace"),
     ("Therefore, the answer is \\boxed{7}.", set(), "trace"),
@@ -157,7 +157,7 @@ CASES += [(t, frozenset(l), o) for t, l, o in [
 ]]
 
 # Written after version 3's rules were frozen and never used to tune them: the honest estimate, asserted
-# in tests/analyze/test_behaviours.py and shown in the report.
+# in tests/analyze/test_behaviors.py and shown in the report.
 HELDOUT: list[tuple[str, frozenset, str]] = [(t, frozenset(l), o) for t, l, o in [
     ("Hmm, wait, I used the wrong formula for the volume of a cone.", {B}, "trace"),
     ("But then the total would be 110%, so I must have double-counted someone.", {B}, "trace"),

@@ -1,4 +1,4 @@
-"""The behaviour tagger on labelled sentences (precision/recall asserted above stated thresholds and written
+"""The behavior tagger on labelled sentences (precision/recall asserted above stated thresholds and written
 to a file), rates per 1k tokens, the procedure-transfer view, and the optional LLM tagger."""
 
 import json
@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sftscope.analyze import behaviours as beh
-from sftscope.analyze.behaviour_cases import CASES, HELDOUT
+from sftscope.analyze import behaviors as beh
+from sftscope.analyze.behavior_cases import CASES, HELDOUT
 from sftscope.backends.generation.base import Generation
 
 # Stated thresholds (docs/analysis.md). Tuning set: in-sample, must stay near perfect. Held-out set (written
@@ -21,7 +21,7 @@ ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "tagger_eval
 def test_labelled_sets_are_mostly_real_trace_style():
     for cases in (CASES, HELDOUT):
         assert sum(o == "trace" for _, _, o in cases) >= len(cases) / 2
-        assert all(set(l) <= set(beh.BEHAVIOURS) for _, l, _ in cases)
+        assert all(set(l) <= set(beh.BEHAVIORS) for _, l, _ in cases)
         assert any(not l for _, l, _ in cases)  # negatives present, so precision is measured
     texts = [t for t, _, _ in CASES] + [t for t, _, _ in HELDOUT]
     assert len(set(texts)) == len(texts)  # the held-out set shares no sentence with the tuning set
@@ -51,7 +51,7 @@ def test_evaluate_tagger_counts_errors():
 def test_tag_text_counts_per_sentence():
     text = "First, let's add. Wait, that's wrong.\nLet me verify: 2 + 2 = 4. Maybe 5? The answer is 4."
     assert beh.tag_text(text) == {"backtracking": 1, "verification": 1, "subgoal": 1, "restart_hedging": 1}
-    assert beh.tag_text("") == dict.fromkeys(beh.BEHAVIOURS, 0)
+    assert beh.tag_text("") == dict.fromkeys(beh.BEHAVIORS, 0)
 
 
 def _tagged_frame():
@@ -65,7 +65,7 @@ def _tagged_frame():
 
 
 def test_rates_per_1k_tokens_and_share():
-    table = {(r["step"], r["domain"]): r for r in beh.behaviour_table(_tagged_frame())}
+    table = {(r["step"], r["domain"]): r for r in beh.behavior_table(_tagged_frame())}
     assert table[(10, "puzzle")]["backtracking_per_1k"] == pytest.approx(1000 * 2 / 400)
     assert table[(10, "puzzle")]["backtracking_share"] == 0.5
     assert table[(0, "math")]["backtracking_per_1k"] == 0
@@ -73,7 +73,7 @@ def test_rates_per_1k_tokens_and_share():
 
 def test_transfer_view():
     rows = beh.transfer_view(_tagged_frame(), {"r": ["puzzle"]})
-    bt = next(r for r in rows if r["behaviour"] == "backtracking")
+    bt = next(r for r in rows if r["behavior"] == "backtracking")
     assert bt["in_domain_first"] == 0 and bt["in_domain_last"] == pytest.approx(5.0)
     assert bt["out_of_domain_last"] == pytest.approx(2.5) and bt["ood_over_id"] == pytest.approx(0.5)
 

@@ -1,12 +1,16 @@
-"""Resolve ``--checkpoints`` arguments into an ordered list of ``CheckpointRef`` records.
+"""One checkpoint reference and one resolver, used by ``eval``, ``probe``, ``analyze``, ``report`` and the pipeline.
 
 Accepted forms (each argument may be any of them):
-- a run directory: its ``checkpoints/`` folder, else the step folders under ``train/*/``;
-- a folder of ``checkpoint-<step>`` / ``step<step>`` / ``global_step<step>`` subfolders;
+- a run directory: every condition's step folders under ``checkpoints/<condition>/`` (each condition is
+  its own run), else its ``checkpoints/`` folder, else the step folders under ``train/*/``;
+- a folder of ``checkpoint-<step>`` / ``step-<step>`` / ``step<step>`` / ``global_step<step>`` subfolders;
 - one model folder or PEFT adapter folder (step from its name, ``meta.json`` or ``trainer_state.json``);
-- ``PATH@STEP`` to give the step of a folder whose name does not say it;
-- an HF repo id with step subfolders (e.g. ``jasonrqh/<run>`` with ``step640/``), listed with
-  ``huggingface_hub`` and downloaded only when a checkpoint actually has work to do (``materialize``).
+  an adapter is applied to its base on load (transformers' PEFT integration, vLLM's LoRA request);
+- ``PATH@STEP`` (canonical) or ``STEP=PATH`` (alias, what ``sftscope probe`` accepted first) to give the
+  step of a folder whose name does not say it, e.g. the base model as ``0=/models/base``;
+- an HF repo id with step subfolders (e.g. ``jasonrqh/<run>`` with ``step640/``) or step revisions
+  (branches named ``step<N>``, as Pythia publishes them; or one revision as ``owner/name@step640``), listed
+  with ``huggingface_hub`` and downloaded only when a checkpoint actually has work to do (``materialize``).
 ``--base MODEL`` adds the base model as step 0.
 """
 
@@ -17,8 +21,9 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..core.errors import SftscopeError
-from ..core.models import resolve_registered
+from .errors import SftscopeError
+from .layout import RunLayout
+from .models import resolve_registered
 
 _STEP_RE = re.compile(r"^(?:checkpoint|global_step|step)[-_]?(\d+)$")
 _MODEL_FILES = ("config.json", "adapter_config.json")
@@ -27,7 +32,8 @@ HUB_PREFIX = "hf://"
 
 @dataclass(frozen=True)
 class CheckpointRef:
-    """One model to evaluate. ``path`` is a local folder, an HF id (base models) or ``hf://repo/subfolder``."""
+    """One model of a sweep: ``id`` is ``<run>/step<step>``; ``path`` is a local folder, an HF id (base
+    models), ``hf://repo/subfolder`` (a step subfolder) or ``hf://repo@revision`` (a step revision)."""
 
     id: str
     run: str
@@ -96,7 +102,13 @@ def _from_local(path: Path, step_override: int | None) -> list[CheckpointRef]:
                                 f"{path}@1000, or use --base for a base model (step 0).")
         run = path.parent.parent.name if path.parent.name == "checkpoints" else path.parent.name
         return [_ref(run or path.name, step, str(path.resolve()), _read_meta(path))]
-    candidates = [path / "checkpoints", path]
+    layout = RunLayout(path)
+    if layout.checkpoints_dir.is_dir():  # a run directory: each condition is a run of its own
+        refs = [r for cond in sorted(p for p in layout.checkpoints_dir.iterdir() if p.is_dir())
+                for r in _scan_step_folders(cond, cond.name)]
+        if refs:
+            return refs
+    candidates = [layout.checkpoints_dir, path]
     candidates += sorted(p for p in (path / "train").glob("*") if p.is_dir()) if (path / "train").is_dir() else []
     refs: list[CheckpointRef] = []
     for folder in candidates:
@@ -117,14 +129,39 @@ def _hub_api():
     return huggingface_hub
 
 
+def _hub_error(repo: str, e: Exception) -> SftscopeError:
+    return SftscopeError(f"--checkpoints {repo}: not a local path, and listing it on the HF hub failed "
+                         f"({type(e).__name__}: {str(e)[:200]}). If you are offline, download the repo first "
+                         "(huggingface-cli download) and pass the local folder; check the spelling otherwise.")
+
+
+def _from_hub_revision(repo: str, revision: str) -> list[CheckpointRef]:
+    """One step revision of a hub repo (``owner/name@step640``): the step comes from the revision name."""
+    step = parse_step(revision)
+    if step is None:
+        raise SftscopeError(f"--checkpoints {repo}@{revision}: the revision name does not say the step "
+                            "(expected step<N>, step-<N> or checkpoint-<N>); download it and pass PATH@STEP instead.")
+    run = repo.rstrip("/").split("/")[-1]
+    return [_ref(run, step, f"{HUB_PREFIX}{repo}@{revision}", {"hub_repo": repo, "revision": revision})]
+
+
+def _hub_step_branches(hub, repo: str) -> list[CheckpointRef]:
+    """Branches named like steps (``step1000``): checkpoints published as revisions."""
+    try:
+        branches = [b.name for b in hub.list_repo_refs(repo).branches]
+    except Exception:  # noqa: BLE001 - an old huggingface_hub or a repo without refs: no step revisions
+        return []
+    run = repo.rstrip("/").split("/")[-1]
+    return [_ref(run, parse_step(b), f"{HUB_PREFIX}{repo}@{b}", {"hub_repo": repo, "revision": b})
+            for b in sorted(branches) if parse_step(b) is not None]
+
+
 def _from_hub(repo: str) -> list[CheckpointRef]:
     hub = _hub_api()
     try:
         files = hub.list_repo_files(repo)
     except Exception as e:  # noqa: BLE001 - offline, unknown repo, auth: all end the same way for the user
-        raise SftscopeError(f"--checkpoints {repo}: not a local path, and listing it on the HF hub failed "
-                            f"({type(e).__name__}: {str(e)[:200]}). If you are offline, download the repo first "
-                            "(huggingface-cli download) and pass the local folder; check the spelling otherwise.") from None
+        raise _hub_error(repo, e) from None
     by_sub: dict[str, set[str]] = {}
     for f in files:
         parts = f.split("/")
@@ -136,9 +173,11 @@ def _from_hub(repo: str) -> list[CheckpointRef]:
         step = parse_step(sub)
         if step is not None and any(m in names for m in _MODEL_FILES):
             refs.append(_ref(run, step, f"{HUB_PREFIX}{repo}/{sub}", {"hub_repo": repo, "subfolder": sub}))
+    refs = refs or _hub_step_branches(hub, repo)
     if not refs:
         raise SftscopeError(f"--checkpoints {repo}: the HF repo has no step subfolders (step<N>/, checkpoint-<N>/ "
-                            "with config.json). For a single model use --base or a local PATH@STEP.")
+                            "with config.json) and no step<N> branches. For a single model use --base, "
+                            "owner/name@step<N> for one revision, or a local PATH@STEP.")
     return refs
 
 
@@ -146,19 +185,31 @@ def materialize(ref: CheckpointRef, cache_dir: str | None = None) -> str:
     """Local path of a checkpoint, downloading a hub step subfolder on first use (``allow_patterns``)."""
     if not ref.path.startswith(HUB_PREFIX):
         return ref.path
-    repo, sub = ref.meta["hub_repo"], ref.meta["subfolder"]
+    repo, sub, revision = ref.meta["hub_repo"], ref.meta.get("subfolder"), ref.meta.get("revision")
     hub = _hub_api()
     try:
+        if revision:
+            return str(hub.snapshot_download(repo, revision=revision, cache_dir=cache_dir))
         root = hub.snapshot_download(repo, allow_patterns=[f"{sub}/*"], cache_dir=cache_dir)
     except Exception as e:  # noqa: BLE001
-        raise SftscopeError(f"checkpoint {ref.id}: downloading {repo}/{sub} failed ({type(e).__name__}: "
+        where = f"{repo}@{revision}" if revision else f"{repo}/{sub}"
+        raise SftscopeError(f"checkpoint {ref.id}: downloading {where} failed ({type(e).__name__}: "
                             f"{str(e)[:200]}). Offline? Download it first and pass the local folder.") from None
     return str(Path(root) / sub)
 
 
-def _split_step(arg: str) -> tuple[str, int | None]:
+def split_step(arg: str) -> tuple[str, int | None]:
+    """``PATH@STEP`` or ``STEP=PATH`` -> (PATH, STEP); anything else -> (arg, None)."""
     m = re.match(r"^(.*)@(\d+)$", arg)
-    return (m.group(1), int(m.group(2))) if m else (arg, None)
+    if m:
+        return m.group(1), int(m.group(2))
+    m = re.match(r"^(\d+)=(.+)$", arg)
+    if m:
+        return m.group(2), int(m.group(1))
+    return arg, None
+
+
+_HUB_ID = re.compile(r"^[\w.\-]+/[\w.\-]+$")
 
 
 def resolve_checkpoints(args: list[str], base: str | None = None, run: str | None = None) -> list[CheckpointRef]:
@@ -169,12 +220,16 @@ def resolve_checkpoints(args: list[str], base: str | None = None, run: str | Non
     """
     refs: list[CheckpointRef] = []
     for arg in args:
-        target, step = _split_step(str(arg))
+        target, step = split_step(str(arg))
         p = Path(target).expanduser()
+        repo, _, revision = target.partition("@")
         if p.exists():
             refs.extend(_from_local(p, step))
-        elif re.match(r"^[\w.\-]+/[\w.\-]+$", target) and not target.startswith((".", "/")):
-            refs.extend(_from_hub(target))
+        elif _HUB_ID.match(repo) and not target.startswith((".", "/")):
+            if step is not None:
+                raise SftscopeError(f"--checkpoints {arg}: a hub repo takes its steps from its subfolders or "
+                                    "revisions; use owner/name (all steps) or owner/name@step<N> (one revision).")
+            refs.extend(_from_hub_revision(repo, revision) if revision else _from_hub(repo))
         else:
             raise SftscopeError(f"--checkpoints {arg}: no such file or folder, and not an HF repo id (owner/name).")
     if run:
