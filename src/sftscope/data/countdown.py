@@ -17,7 +17,7 @@ from typing import Sequence
 from ..core.errors import DataError
 from ..scoring.base import safe_score
 from ..tasks.countdown import (TASK, CountdownScorer, GeneratorSettings, Problem, Trace, TraceOptions,
-                               generate_problems, solve, wrong_trace, write_trace)
+                               generate_problems, solve, write_trace, wrong_trace)
 from .rows import make_row
 
 COUNTDOWN_VARIANTS = ("cot", "nocot", "unverified", "short")
@@ -31,8 +31,8 @@ def settings_from(opts) -> GeneratorSettings:
 def _row(problem: Problem, response: str, expr: str, variant: str, scorer, meta: dict) -> dict:
     gold = {"numbers": list(problem.numbers), "target": problem.target, "use_all": problem.use_all}
     verdict = safe_score(scorer, response, gold)
-    return make_row(problem.id, TASK.question(gold), response,
-                    answer=expr, variant=variant, verified=verdict.correct, source="countdown",
+    return make_row(problem.id, TASK.question(gold), response, answer=expr, variant=variant,
+                    verified=verdict.correct, source="countdown",
                     meta={**meta, "use_all": problem.use_all, "verify_reason": verdict.details.get("reason")},
                     numbers=list(problem.numbers), target=problem.target)
 

@@ -5,7 +5,7 @@ and the reward (``task``). Registered in ``sftscope.tasks`` as ``countdown`` (ta
 from .problems import GeneratorSettings, Problem, Solution, generate_problems, solve
 from .scoring import CountdownScorer, verify_expression
 from .task import TASK, generate, question, question_text
-from .traces import Trace, TraceOptions, wrong_trace, write_trace
+from .traces import Trace, TraceOptions, write_trace, wrong_trace
 
 __all__ = ["TASK", "CountdownScorer", "GeneratorSettings", "Problem", "Solution", "Trace", "TraceOptions",
            "generate", "generate_problems", "question", "question_text", "solve", "verify_expression",
