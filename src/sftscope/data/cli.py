@@ -73,9 +73,7 @@ def countdown_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out file"),
 ):
     """Countdown rows with verified long-CoT traces (or a data-quality variant of them)."""
-    from .variants import build_countdown_rows
-
-    from .variants import COUNTDOWN_VARIANTS
+    from .countdown import COUNTDOWN_VARIANTS, build_countdown_rows
 
     started = time.perf_counter()
     if variant not in COUNTDOWN_VARIANTS:

@@ -2,8 +2,8 @@
 
 from ..core.registry import SCORERS
 
-# name -> "module:factory"; each factory returns a Scorer. Owners add their own lines.
-SCORERS.register("countdown", "sftscope.scoring.countdown:CountdownScorer", domain="puzzle")
+# name -> "module:factory"; each factory returns a Scorer. Owners add their own lines. Tasks
+# (sftscope.tasks) register their scorers themselves, e.g. countdown.
 SCORERS.register("math", "sftscope.scoring.math:MathScorer", domain="math")
 SCORERS.register("choice", "sftscope.scoring.choice:ChoiceScorer", domain="science")
 SCORERS.register("reasoning_gym", "sftscope.scoring.rgym:ReasoningGymScorer", domain="logic")

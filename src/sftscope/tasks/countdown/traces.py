@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
-from ..scoring.countdown import evaluate, fmt_value, parse_expression, render
-from .countdown import DeadEnd, Problem, Solution, combine, solve, tree_from_steps
+from .problems import DeadEnd, Problem, Solution, combine, solve, tree_from_steps
+from .scoring import evaluate, fmt_value, parse_expression, render
 
 _START = ("Let me start with {step}, which leaves {rem}.",
           "First, try {step}. That leaves {rem}.",

@@ -5,8 +5,8 @@ from fractions import Fraction
 import pytest
 
 from sftscope.core.errors import DataError
-from sftscope.data.countdown import GeneratorSettings, combine, generate_problems, problem_id, solve
-from sftscope.scoring.countdown import render, verify_expression
+from sftscope.tasks.countdown.problems import GeneratorSettings, combine, generate_problems, problem_id, solve
+from sftscope.tasks.countdown.scoring import render, verify_expression
 
 # (numbers, target, use_all, allow_fractions, solvable)
 SOLVE_CASES = [

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
-from .base import ScoreResult, Verdict, last_boxed, split_response
+from ...scoring.base import ScoreResult, Verdict, last_boxed, split_response
 
 # Limits that keep parsing and evaluation bounded on hostile input. A 6-number Countdown answer is
 # well under 100 characters; 256 leaves room for spaces and redundant parentheses.
