@@ -443,7 +443,7 @@ def with_judge(name: str, model: str, base_url: str | None = None, kind: str = "
     from dataclasses import replace
 
     from ...core.registry import BENCHMARKS
-    from ...scoring.judge import HarmfulnessJudge, TruthfulQAJudge, judge_version
+    from ...scoring.judges import HarmfulnessJudge, TruthfulQAJudge, judge_version
 
     base = BENCHMARKS.get(name)
     cls = {"harmfulness": HarmfulnessJudge, "truthfulqa": TruthfulQAJudge}[kind]

@@ -9,7 +9,7 @@ import pytest
 from sftscope.backends.generation.openai_compat import ScriptedChatServer
 from sftscope.core.io import read_rows
 from sftscope.evaluate.benchmarks.study import FIXTURES, with_judge
-from sftscope.scoring import judge as J
+from sftscope.scoring import judges as J
 from sftscope.scoring.base import Verdict
 
 AGREEMENT_ROWS = read_rows(FIXTURES / "judge_agreement.jsonl")

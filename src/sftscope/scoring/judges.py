@@ -330,8 +330,8 @@ def safety_labels(rows: Sequence[Mapping[str, Any]], judge_key: str = "llm_judge
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m sftscope.scoring.judge agreement FILE.jsonl``: keyword vs recorded LLM judge."""
-    ap = argparse.ArgumentParser(prog="python -m sftscope.scoring.judge")
+    """``python -m sftscope.scoring.judges agreement FILE.jsonl``: keyword vs recorded LLM judge."""
+    ap = argparse.ArgumentParser(prog="python -m sftscope.scoring.judges")
     ap.add_argument("command", choices=["agreement"])
     ap.add_argument("file", nargs="?", help="JSONL rows {id, question, response, judges: {llm_judge: raw reply}}")
     ap.add_argument("--json", action="store_true")
