@@ -10,7 +10,7 @@ SCORERS.register("reasoning_gym", "sftscope.scoring.rgym:ReasoningGymScorer", do
 SCORERS.register("refusal_keyword", "sftscope.scoring.refusal:KeywordRefusalScorer", domain="safety")
 SCORERS.register("code", "sftscope.scoring.code:CodeScorer", domain="code")
 SCORERS.register("ifeval", "sftscope.scoring.ifeval:IFEvalScorer", domain="instruction")
-SCORERS.register("truthfulqa_reference", "sftscope.scoring.judges:TruthfulQAReferenceScorer", domain="general")
+SCORERS.register("truthfulqa_reference", "sftscope.scoring.proxies:TruthfulQAReferenceScorer", domain="general")
 SCORERS.register("truthfulqa_judge", "sftscope.scoring.judges:TruthfulQAJudge", domain="general")
 SCORERS.register("harmfulness_judge", "sftscope.scoring.judges:HarmfulnessJudge", domain="safety")
 SCORERS.register("reward_model", "sftscope.scoring.reward:RewardModelScorer", domain="general")
