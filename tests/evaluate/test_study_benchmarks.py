@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
+from sftscope.core.benchmarks import DOMAINS
 from sftscope.core.errors import DataError, SftscopeError
-from sftscope.core.registry import BENCHMARKS
 from sftscope.core.io import read_rows
+from sftscope.core.registry import BENCHMARKS
 from sftscope.evaluate.benchmarks import knowledge, livecodebench_cases, math, presets, safety, science
 from sftscope.evaluate.benchmarks.loading import fixture_path
-from sftscope.core.benchmarks import DOMAINS
 from sftscope.scoring.base import Verdict, safe_score
 
 C, W, U = Verdict.CORRECT, Verdict.WRONG, Verdict.UNGRADEABLE

@@ -20,7 +20,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Union
 
-from ...core.benchmarks import BenchmarkSpec
+from ...core.benchmarks import BenchmarkSpec, default_prompt, register_benchmark
 from ...core.errors import DataError, SftscopeError
 from ...core.io import content_hash, iter_jsonl, read_rows
 
@@ -166,8 +166,6 @@ def choice_prompt(item: Mapping[str, Any]) -> list[dict]:
 
 def register(name, domain, loader, scorer, hf_id, split, subset=None, prompt=None, **kw) -> BenchmarkSpec:
     """Register one study benchmark (version "1" unless given; the default prompt unless given)."""
-    from ...core.benchmarks import default_prompt, register_benchmark
-
     return register_benchmark(BenchmarkSpec(name=name, domain=domain, version=kw.pop("version", "1"), loader=loader,
                                             scorer=scorer, prompt=prompt or default_prompt, hf_id=hf_id,
                                             hf_split=split, hf_subset=subset, **kw))
