@@ -17,7 +17,7 @@ from ..core.layout import RunLayout
 from .config import EvalConfig
 from .sweep import SweepSettings, run_sweep
 
-# Decoding presets, used for benchmarks the study suite's per-benchmark table (benchmarks/study.py
+# Decoding presets, used for benchmarks the study suite's per-benchmark table (benchmarks/presets.py
 # ``PRESETS``) does not list. ``paper``: the reasoning decoding of the study (temperature 0.6, top-p 0.95)
 # with a 32k-token budget so long traces are not cut short.
 PRESETS: dict[str, dict] = {
@@ -29,7 +29,7 @@ _DECODING = ("samples", "max_new_tokens", "temperature", "top_p", "top_k")
 
 def _study_presets() -> dict:
     try:
-        from .benchmarks import study
+        from .benchmarks import presets as study
     except ImportError:  # the study suite is optional here
         return {}
     return getattr(study, "PRESETS", {}) or {}
