@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sftscope.analyze.config import AnalyzeConfig
+from sftscope.core.schema import AnalyzeConfig
 from sftscope.analyze.stage import FILES
 from sftscope.analyze.stage import analyze_store as run
 from sftscope.analyze.synthetic import build_store
@@ -116,7 +116,7 @@ def test_single_checkpoint_run_is_explicit(tmp_path):
 
 def test_llm_tagger_option_goes_through_load_backend(tmp_path, monkeypatch):
     import sftscope.backends.generation.base as gen
-    from sftscope.analyze.config import LLMTaggerConfig
+    from sftscope.core.schema import LLMTaggerConfig
     from sftscope.backends.generation.base import Generation
 
     calls = {}

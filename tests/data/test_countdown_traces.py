@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from sftscope.data.config import CountdownOptions
+from sftscope.core.schema import CountdownOptions
 from sftscope.data.countdown import build_countdown_rows
 from sftscope.data.rows import assistant_text
 from sftscope.core.benchmarks import BOXED_INSTRUCTION
@@ -200,7 +200,7 @@ def test_rows_are_byte_identical_to_the_pinned_digest(cfg, digest):
     import json
 
     from sftscope.core.registry import DATA_SOURCES
-    from sftscope.data.config import DataConfig
+    from sftscope.core.schema import DataConfig
 
     rows = DATA_SOURCES.get("countdown")(DataConfig(**cfg))
     assert hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16] == digest

@@ -290,7 +290,7 @@ def test_cli_bad_options_exit_2(tmp_path, monkeypatch, capsys, extra, message):
 def test_run_config_distill_source(tmp_path):
     """``data: {source: distill, distill: {...}}`` in a run config: the data stage distills into the run's data
     folder (cache, card, report under data/distill/) and writes the requested variants row for row."""
-    from sftscope.config_schema import RunConfig
+    from sftscope.core.schema import RunConfig
     from sftscope.core.config import validate_dict
     from sftscope.data import stage as data_stage
 
@@ -326,7 +326,7 @@ def test_run_config_distill_source(tmp_path):
     ({"source": "distill", "distill": {"questions": "q.jsonl"}}, "teacher"),
 ])
 def test_run_config_distill_section_errors(data, message):
-    from sftscope.config_schema import RunConfig
+    from sftscope.core.schema import RunConfig
     from sftscope.core.config import validate_dict
     from sftscope.core.errors import ConfigError
 
@@ -336,7 +336,7 @@ def test_run_config_distill_section_errors(data, message):
 
 def test_distill_source_refuses_variants_it_cannot_build(tmp_path):
     from sftscope.core.errors import ConfigError
-    from sftscope.data.config import DataConfig
+    from sftscope.core.schema import DataConfig
     from sftscope.data.distill import build_source_rows
 
     cfg = DataConfig(source="distill", variants=["cot", "short"],

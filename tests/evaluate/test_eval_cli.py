@@ -91,7 +91,7 @@ def test_nothing_to_evaluate(capsys, tmp_path):
 def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
     from sftscope.evaluate import stage
     from sftscope.core.checkpoints import resolve_checkpoints
-    from sftscope.evaluate.config import EvalConfig
+    from sftscope.core.schema import EvalConfig
 
     from sftscope.core.benchmarks import get_benchmark
 
@@ -119,7 +119,7 @@ def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
 
 def test_paper_preset_is_per_benchmark():
     from sftscope.evaluate import stage
-    from sftscope.evaluate.config import EvalConfig
+    from sftscope.core.schema import EvalConfig
     from sftscope.core.benchmarks import get_benchmark
 
     if "paper" not in stage._study_presets():

@@ -179,7 +179,7 @@ def test_missing_gguf_package_names_the_install_command(monkeypatch):
 
 
 def test_registry_and_shipped_config():
-    from sftscope.config_schema import RunConfig
+    from sftscope.core.schema import RunConfig
     from sftscope.core.config import load_config
     from sftscope.core.registry import MODELS
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sftscope.analyze.config import AnalyzeConfig, ReportConfig
+from sftscope.core.schema import AnalyzeConfig, ReportConfig
 from sftscope.analyze.stage import analyze_store as analyze
 from sftscope.analyze.synthetic import build_store
 from sftscope.cli import main

@@ -23,7 +23,7 @@ def _analyze_cfg(run_dir: Path, overrides: dict):
     """The run's ``analyze`` config section (from RUN_DIR/config.yaml when present) with CLI overrides."""
     from ..core.config import read_yaml
     from ..core.layout import RunLayout
-    from .config import AnalyzeConfig
+    from ..core.schema import AnalyzeConfig
 
     section = {}
     cfg_path = RunLayout(run_dir).config

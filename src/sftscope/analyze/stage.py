@@ -25,7 +25,7 @@ from ..core.store import ResultsStore
 from . import behaviors as beh
 from .behavior_cases import CASES, HELDOUT
 from .conditions import build_conditions, condition_matrix, in_domain_of
-from .config import AnalyzeConfig
+from ..core.schema import AnalyzeConfig
 from .lengths import _records, analyze_lengths
 from ..core.patterns import analyze_table, default_tol, detect_scale
 from .phenomena import phenomena

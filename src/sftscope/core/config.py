@@ -182,7 +182,7 @@ def validate_dict(data: dict, model: type[BaseModel], source: str | None = None)
 def load_config(path_or_name: str | Path | None = None, overrides: Iterable[str] = (), model=None, data: dict | None = None):
     """Load a run config (a path, a shipped name, or ``data``), apply overrides, validate everything at once."""
     if model is None:
-        from ..config_schema import RunConfig as model  # noqa: N813 (late import: schema imports stage sections)
+        from .schema import RunConfig as model  # noqa: N813 (late import: the schema imports this module)
     source = None
     if data is None:
         path = find_config(path_or_name) if path_or_name is not None else None

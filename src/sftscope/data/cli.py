@@ -46,7 +46,7 @@ def _write(rows: list[dict], out: Path, fmt: str, started: float) -> None:
 
 def _config(data: dict):
     from ..core.config import validate_dict
-    from .config import DataConfig
+    from ..core.schema import DataConfig
 
     return validate_dict(data, DataConfig, source="(command-line options)")
 
@@ -134,7 +134,7 @@ def hf_cmd(
     overwrite: bool = typer.Option(False, "--overwrite"),
 ):
     """Rows from an HF dataset or a local file with a column mapping (e.g. Math-CoT-20k)."""
-    from .config import HFSourceOptions
+    from ..core.schema import HFSourceOptions
     from .hf_source import build_hf_rows
 
     started = time.perf_counter()

@@ -37,7 +37,7 @@ from ..core.config import validate_dict
 from ..core.errors import DataError, SftscopeError, did_you_mean
 from ..core.io import atomic_write_text, content_hash, file_hash, read_rows, write_json, write_parquet
 from ..core.store import SqliteFile
-from .config import DistillOptions  # noqa: F401  (defined with the data section; public here)
+from ..core.schema import DistillOptions  # noqa: F401  (defined with the data section; public here)
 from ..core.benchmarks import BOXED_INSTRUCTION
 from .rows import make_row, user_prompt
 

@@ -15,7 +15,7 @@ from ..core.errors import DataError
 from ..core.io import read_rows, write_json, write_rows
 from ..core.layout import PROBE_SETS, RunLayout, data_file_name
 from ..core.registry import DATA_SOURCES
-from .config import DataConfig
+from ..core.schema import DataConfig
 from .rows import load_rows
 from .stats import compute_stats, stats_path
 

@@ -50,7 +50,7 @@ def _read_config_file(path: str) -> dict:
 def build_config(config: str | None, flags: dict) -> "EvalConfig":  # noqa: F821
     """EvalConfig from the config file (if any) overlaid with the flags the user gave (None = not given)."""
     from ..core.config import validate_dict
-    from .config import EvalConfig
+    from ..core.schema import EvalConfig
 
     data = _read_config_file(config) if config else {}
     data.update({k: v for k, v in flags.items() if v not in (None, [], {})})

@@ -14,7 +14,7 @@ from ..core.errors import SftscopeError, did_you_mean
 from ..core.checkpoints import CheckpointRef, resolve_checkpoints
 from ..core.conditions import Condition, base_model
 from ..core.layout import RunLayout
-from .config import EvalConfig
+from ..core.schema import EvalConfig
 from .sweep import SweepSettings, run_sweep
 
 # Decoding presets, used for benchmarks the study suite's per-benchmark table (benchmarks/presets.py

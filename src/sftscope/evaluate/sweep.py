@@ -25,7 +25,7 @@ from ..core.io import content_hash, read_rows
 from ..core.store import ResultsStore
 from . import metrics
 from ..core.checkpoints import CheckpointRef
-from .runner import RequestPlan, UnitPlan
+from .runner import BackendCache, RequestPlan, UnitPlan, run_unit
 from ..core.benchmarks import BenchmarkSpec, get_benchmark
 
 DEFAULTS = {"samples": 1, "max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0, "top_k": 0}
@@ -159,7 +159,8 @@ def run_sweep(checkpoints: Iterable[CheckpointRef], benchmarks: Iterable[str], s
         print(f"sweep: {len(ckpts)} checkpoint(s) x {len(specs)} benchmark(s); {total} of "
               f"{sum(len(b) for p in plans for b in p.batches)} samples to generate", file=sys.stderr)
         if todo:
-            make_executor(executor, progress).run(todo, lambda plan, rows: store.add_samples(rows))
+            make_executor(executor, progress).run(todo, lambda plan, rows: store.add_samples(rows), run_unit,
+                                                  make_cache=BackendCache)
         return [aggregate_unit(store, p, settings.n_boot, settings.seed) for p in plans]
 
 

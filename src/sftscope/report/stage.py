@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import Callable
 
-from ..analyze.config import ReportConfig
+from ..core.schema import ReportConfig
 from ..core.errors import SftscopeError
 from ..core.io import atomic_write_text, read_json
 from ..core.layout import RENAMED_ANALYSIS_FILES, REPORT_DIRNAME, RunLayout

@@ -42,7 +42,7 @@ def _parse_steps(text: str) -> list[int]:
 
 def build_run_config(config: str | None, overrides: list[str], flags: dict):
     """The run config from a file and/or flags; flags win over the file."""
-    from ..config_schema import RunConfig
+    from ..core.schema import RunConfig
     from ..core.config import load_config
 
     train_flags = {k: v for k, v in flags.items() if v is not None}

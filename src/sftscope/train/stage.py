@@ -20,7 +20,7 @@ from ..core.layout import CHECKPOINT_META, METRICS_NAME, checkpoint_dir
 from ..core.models import REGISTERED_PREFIX, resolve_registered
 from .checkpoints import (check_same_run, checkpoint_steps, completed, last_resumable, make_save_callback, read_meta,
                           training_hash)
-from .config import TrainConfig
+from ..core.schema import TrainConfig
 from .formatting import encode_rows, load_rows, resolve_chat_template, rows_to_conversations
 from .recipes import Schedule, apply_recipe, resolve_schedule
 
@@ -166,7 +166,7 @@ def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool
 
     if prep.cfg.num_processes > 1 and not under_launcher():
         # Every check above ran here, in the parent; the launched processes train.
-        from ..config_schema import RunConfig
+        from ..core.schema import RunConfig
 
         relaunch(RunConfig(name="train", train=prep.cfg), out_dir, data_path, progress)
         done = completed(out_dir, prep.steps)

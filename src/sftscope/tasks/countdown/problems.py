@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Literal, Sequence
 
 from ...core.errors import DataError
+from ...core.schema.data import CountdownOptions
 
 SearchOrder = Literal["random", "greedy", "sequential"]
 SEARCH_ORDERS = ("random", "greedy", "sequential")
@@ -202,19 +203,21 @@ def solve(numbers: Sequence[int], target: int, *, use_all: bool = True, allow_fr
 # Generator
 # ----------------------------------------------------------------------------------------------
 
+_GAME = CountdownOptions()  # the game's defaults have one copy: the run config's data.countdown section
+
+
 @dataclass(frozen=True)
 class GeneratorSettings:
-    """The game a problem is drawn from. These defaults are the study's 4-number game and the one copy of
-    them: the data stage's ``data.countdown`` config section and the offline benchmarks take theirs from here."""
+    """The game a problem is drawn from; defaults are the study's 4-number game (from ``CountdownOptions``)."""
 
-    numbers: int = 4  # numbers per problem (3-6; check() says why a request is impossible)
-    min_value: int = 1
-    max_value: int = 100
-    target_min: int = 10
-    target_max: int = 999
-    use_all: bool = True  # every number exactly once (False: any subset, each at most once)
-    allow_fractions: bool = False  # fractional intermediate values in the solutions the solver writes
-    distinct_numbers: bool = True  # no repeated number within a problem
+    numbers: int = _GAME.numbers  # numbers per problem (3-6; check() says why a request is impossible)
+    min_value: int = _GAME.min_value
+    max_value: int = _GAME.max_value
+    target_min: int = _GAME.target_min
+    target_max: int = _GAME.target_max
+    use_all: bool = _GAME.use_all  # every number exactly once (False: any subset, each at most once)
+    allow_fractions: bool = _GAME.allow_fractions  # fractional intermediate values in the solver's solutions
+    distinct_numbers: bool = _GAME.distinct_numbers  # no repeated number within a problem
 
     @classmethod
     def from_options(cls, opts) -> "GeneratorSettings":

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
+from ...core.schema.data import CountdownOptions
 from .problems import DeadEnd, Problem, Solution, combine, solve, tree_from_steps
 from .scoring import evaluate, fmt_value, parse_expression, render
 
@@ -46,7 +47,7 @@ _HIT = ("That's exactly {target}!", "That gives {target}, the target!", "{target
 
 @dataclass(frozen=True)
 class TraceOptions:
-    max_dead_ends: int = 3
+    max_dead_ends: int = CountdownOptions().max_dead_ends
     max_chars: int | None = None  # cap on the think block; dead ends are dropped until it fits
 
 

@@ -1,4 +1,8 @@
-"""The ``data`` section of a run config (owned by the data stage)."""
+"""The ``data`` section of a run config (read by the data stage).
+
+``CountdownOptions`` holds the one copy of the Countdown game's defaults (the study's 4-number game); the
+Countdown task (``sftscope.tasks.countdown``) takes its generator and trace defaults from here.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,23 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..core.config import StrictModel
-from ..tasks.countdown import GeneratorSettings, TraceOptions
-
-_GAME, _TRACE = GeneratorSettings(), TraceOptions()  # the game's defaults have one copy, in the task
+from ..config import StrictModel
 
 Variant = Literal["cot", "nocot", "unverified", "short", "reference"]
 
 
 class CountdownOptions(StrictModel):
-    numbers: int = Field(_GAME.numbers, ge=3, le=6, description="numbers per problem")
-    min_value: int = _GAME.min_value
-    max_value: int = _GAME.max_value
-    target_min: int = _GAME.target_min
-    target_max: int = _GAME.target_max
-    use_all: bool = _GAME.use_all
-    allow_fractions: bool = _GAME.allow_fractions
-    distinct_numbers: bool = Field(_GAME.distinct_numbers, description="no repeated number within a problem")
+    numbers: int = Field(4, ge=3, le=6, description="numbers per problem")
+    min_value: int = 1
+    max_value: int = 100
+    target_min: int = 10
+    target_max: int = 999
+    use_all: bool = True
+    allow_fractions: bool = False
+    distinct_numbers: bool = Field(True, description="no repeated number within a problem")
     search_order: Literal["random", "greedy", "sequential"] = Field("random", description="solver child order (seeded)")
-    max_dead_ends: int = Field(_TRACE.max_dead_ends, ge=0, description="dead ends narrated before the solution path")
-    max_chars: int | None = Field(_TRACE.max_chars, description="length cap on the think block, in characters")
+    max_dead_ends: int = Field(3, ge=0, description="dead ends narrated before the solution path")
+    max_chars: int | None = Field(None, description="length cap on the think block, in characters")
     unverified_rate: float = Field(0.5, ge=0.0, le=1.0, description="share of wrong final answers in `unverified`")
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..core.config import StrictModel
+from ..config import StrictModel
 
 
 class LoraOptions(StrictModel):

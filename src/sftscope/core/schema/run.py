@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .analyze.config import AnalyzeConfig, ReportConfig
-from .core.config import StrictModel
-from .data.config import DataConfig, Variant
-from .evaluate.config import EvalConfig
-from .train.config import TrainConfig
+from .analyze import AnalyzeConfig, ReportConfig
+from ..config import StrictModel
+from .data import DataConfig, Variant
+from .evaluate import EvalConfig
+from .train import TrainConfig
 
 
 class RunConfig(StrictModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..core.config import StrictModel
+from ..config import StrictModel
 
 
 class LLMTaggerConfig(StrictModel):
