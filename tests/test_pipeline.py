@@ -42,6 +42,7 @@ def test_parquet_data_then_train_only(tmp_path):
     run_pipeline(cfg, only=["train"])
     assert (layout.checkpoint(cfg.name, 2) / "meta.json").is_file()
     assert layout.load_manifest()["stages"][f"train:{cfg.name}"]["status"] == "done"
+    assert "train:" in layout.log_file("train", cfg.name).read_text()  # the stage's own log under logs/
 
 
 def test_pipeline_is_a_loop_over_uniform_stages(tmp_path, monkeypatch):

@@ -12,7 +12,9 @@ are :class:`~sftscope.core.layout.RunLayout`'s.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import sys
 import time
 from pathlib import Path
@@ -73,10 +75,33 @@ def _run_stage(module, name: str, cfg, layout: RunLayout, cond: Condition | None
             _echo(f"[sftscope] {key}: done earlier, skipped")
             return False
     _echo(f"[sftscope] {key}: running")
-    with layout.stage(key) as info:
+    with layout.stage(key) as info, _stage_log(layout.log_file(name, cond.name if cond else None)):
         result = module.run(stage_cfg, layout, cond) or {}
         info.update({k: v for k, v in result.items() if k != "changed"})
     return bool(result.get("changed", True))
+
+
+@contextlib.contextmanager
+def _stage_log(path: Path):
+    """Every ``sftscope.*`` log record of the stage (INFO and up) into ``logs/<stage>[-<condition>].log``;
+    warnings still reach stderr (a handler here would otherwise replace Python's last-resort one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger("sftscope")
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    to_console = logging.StreamHandler(sys.stderr)
+    to_console.setLevel(logging.WARNING)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(to_file)
+    logger.addHandler(to_console)
+    try:
+        yield
+    finally:
+        logger.removeHandler(to_file)
+        logger.removeHandler(to_console)
+        logger.setLevel(old_level)
+        to_file.close()
 
 
 def register(app) -> None:

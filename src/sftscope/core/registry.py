@@ -40,10 +40,6 @@ class Registry:
         self._entries[name] = _Entry(target, dict(meta))
         return target
 
-    def add_loader(self, module: str) -> None:
-        self._loaders.append(module)
-        self._loaded = False
-
     def _ensure_loaded(self) -> None:
         if self._loaded:
             return

@@ -85,7 +85,3 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, dict]]:
 
 def load_rows(path: str | Path) -> list[dict]:
     return [row for _, row in iter_rows(path)]
-
-
-def variants_in(rows: Iterable[dict]) -> list[str]:
-    return sorted({r["variant"] for r in rows})
