@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..core.config import validate_dict
-from ..core.errors import DataError, SftscopeError, did_you_mean
-from ..core.io import atomic_write_text, content_hash, file_hash, read_rows, write_json, write_parquet
-from ..core.store import SqliteFile
-from .config import DistillOptions  # noqa: F401  (defined with the data section; public here)
-from ..core.benchmarks import BOXED_INSTRUCTION
-from .rows import make_row, user_prompt
+from ...core.config import validate_dict
+from ...core.errors import DataError, SftscopeError, did_you_mean
+from ...core.io import atomic_write_text, content_hash, file_hash, read_rows, write_json, write_parquet
+from ...core.store import SqliteFile
+from ..config import DistillOptions  # noqa: F401  (defined with the data section; public here)
+from ...core.benchmarks import BOXED_INSTRUCTION
+from ..rows import make_row, user_prompt
 
 log = logging.getLogger("sftscope.distill")
 
@@ -275,7 +275,7 @@ def _entropy_of(gen) -> list[float] | None:
 
 def sample_all(backend, questions: list[Question], opts: DistillOptions, cache: ResponseCache) -> dict:
     """Sample every missing (question, sample index); each backend batch is committed to the cache at once."""
-    from ..backends.generation.base import GenerationRequest, SamplingParams
+    from ...backends.generation.base import GenerationRequest, SamplingParams
 
     params = SamplingParams(temperature=opts.temperature, top_p=opts.top_p, top_k=opts.top_k,
                             max_new_tokens=opts.max_new_tokens, logprobs=opts.logprobs)
@@ -320,7 +320,7 @@ def sample_all(backend, questions: list[Question], opts: DistillOptions, cache: 
 def score_all(scorer, questions: list[Question], responses: dict[str, dict], opts: DistillOptions,
               cache: ResponseCache) -> dict[str, dict]:
     """Grade every response (cached by response key, scorer version and gold); returns key -> score fields."""
-    from ..scoring.base import safe_score
+    from ...scoring.base import safe_score
 
     tag = (getattr(scorer, "name", type(scorer).__name__), getattr(scorer, "version", "?"))
     wanted = {}
@@ -353,7 +353,7 @@ def check_golds(scorer, questions: list[Question]) -> tuple[list[Question], list
     The gold is graded against itself: a gold that cannot be parsed (or does not equal itself) could
     never mark a response correct, so it is reported as ungradeable instead of producing "wrong" samples.
     """
-    from ..scoring.base import safe_score
+    from ...scoring.base import safe_score
 
     with_gold = [q for q in questions if q.gold is not None]
     texts = [f"\\boxed{{{q.gold}}}" for q in with_gold]
@@ -397,7 +397,7 @@ class Sample:
 
 def collect_samples(q: Question, opts: DistillOptions, responses: dict, scores: dict) -> list[Sample]:
     """The question's available samples (sample index order), with verdicts and truncation flags."""
-    from ..scoring.base import is_truncated
+    from ...scoring.base import is_truncated
 
     out = []
     for i in range(opts.samples):
@@ -454,7 +454,7 @@ class _Lengths:
         return len(text.split())
 
     def of(self, text: str) -> tuple[int, int]:
-        from ..scoring.base import split_response
+        from ...scoring.base import split_response
 
         parts = split_response(text)
         return self.count(parts.think), self.count(parts.answer)
@@ -484,7 +484,7 @@ def _sample_meta(q: Question, s: Sample, samples: list[Sample], opts: DistillOpt
 def build_rows(questions: list[Question], by_q: dict[str, list[Sample]], opts: DistillOptions, backend,
                scorer) -> tuple[dict[str, list[dict]], list[dict], dict]:
     """The four variants row for row (same ids, same order) and the log-prob rows."""
-    from ..scoring.base import safe_score, split_response
+    from ...scoring.base import safe_score, split_response
 
     lengths = _Lengths(backend)
     rows = {"cot": [], "nocot": [], "unverified": [], "reference": []}
@@ -606,7 +606,7 @@ def teacher_has_chat_template(opts: DistillOptions) -> bool | None:
 
 def backend_kwargs(opts: DistillOptions) -> dict:
     """Check the backend name and its settings before any expensive work; returns its keyword arguments."""
-    from ..core.registry import GENERATION_BACKENDS
+    from ...core.registry import GENERATION_BACKENDS
 
     if opts.backend not in GENERATION_BACKENDS:
         GENERATION_BACKENDS.get(opts.backend)  # raises: unknown name, with suggestions
@@ -627,7 +627,7 @@ def make_backend(opts: DistillOptions) -> tuple[Any, str]:
     read by the backend). A local teacher without a chat template is given :data:`PLAIN_TEMPLATE` as a
     fallback (``chat_template`` backend argument) and the card says so.
     """
-    from ..backends.generation.base import load_backend
+    from ...backends.generation.base import load_backend
 
     kwargs = backend_kwargs(opts)
     status = "server" if opts.backend == "openai" else "present"
@@ -655,7 +655,7 @@ def build_source_rows(cfg, variants: list[str], work_dir: str | Path | None = No
     Runs :func:`run_distill` into ``<work_dir>/distill/distill.jsonl`` (so the response cache, card and report
     stay with the run and a rerun samples only what is missing) and returns the requested variants' rows.
     """
-    from ..core.errors import ConfigError
+    from ...core.errors import ConfigError
 
     bad = [v for v in variants if v not in DISTILL_VARIANTS]
     if bad:
@@ -697,7 +697,7 @@ def distill(questions: str, teacher: str, backend: str | Any = "hf", samples: in
 
 def run_distill(opts: DistillOptions, out: str | Path, backend=None, scorer=None) -> dict:
     """:func:`distill` with validated options (the CLI and configs enter here)."""
-    from ..core.registry import SCORERS
+    from ...core.registry import SCORERS
 
     t_start = time.perf_counter()
     paths = output_paths(out)
@@ -746,7 +746,7 @@ def run_distill(opts: DistillOptions, out: str | Path, backend=None, scorer=None
 def _decontaminate(questions: list[Question], opts: DistillOptions) -> tuple[list[Question], dict]:
     if not opts.decontaminate:
         return questions, {"enabled": False}
-    from .decontam import build_index, decontaminate
+    from ..decontam import build_index, decontaminate
 
     index = build_index(opts.ngram, opts.benchmarks, opts.benchmark_sources)
     kept, rep = decontaminate([{"id": q.id, "question": q.question, "_q": q} for q in questions], index)
@@ -756,7 +756,7 @@ def _decontaminate(questions: list[Question], opts: DistillOptions) -> tuple[lis
 def _write_outputs(paths: dict[str, Path], rows: dict[str, list[dict]], lp_rows: list[dict],
                    opts: DistillOptions) -> dict[str, str]:
     """Write every file atomically; the variants before ``cot`` so a crash never leaves ``cot`` without them."""
-    from ..core.io import write_rows
+    from ...core.io import write_rows
 
     files = {}
     for variant in ("nocot", "unverified", "reference", "cot"):
@@ -775,7 +775,7 @@ def _empty_logprobs(path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..core.io import atomic_open
+    from ...core.io import atomic_open
 
     schema = pa.schema([("id", pa.string()), ("variant", pa.string()), ("question_id", pa.string()),
                         ("sample_idx", pa.int64()), ("n_tokens", pa.int64()), ("logprob", pa.list_(pa.float32())),
@@ -797,8 +797,8 @@ def _sample_counts(by_q: dict[str, list[Sample]]) -> dict:
 
 
 def _report(opts, paths, files, qrep, decon, sstats, by_q, rows, extra, template, timings, scorer) -> dict:
-    from .. import __version__
-    from ..core.rundir import git_sha, package_versions
+    from ... import __version__
+    from ...core.rundir import git_sha, package_versions
 
     per_q = [sum(s.verdict == "correct" for s in ss) for ss in by_q.values()]
     gen_s = sstats["seconds"]
