@@ -42,7 +42,7 @@ def distill_cmd(
 ):
     """Sample a teacher N times per question, keep math-verify-correct responses, write variants and a card."""
     from ...core.config import validate_dict
-    from .pipeline import DistillOptions, run_distill
+    from . import DistillOptions, run_distill
 
     opts = validate_dict(dict(
         questions=questions, teacher=teacher, backend=backend, samples=samples, temperature=temperature, top_p=top_p,
