@@ -82,7 +82,8 @@ class ResponseCache(SqliteFile):
         out = {}
         for k, idx, seed, text, pt, ct, fr, lp, ent in self._select(sql, keys):
             out[k] = {"key": k, "sample_idx": idx, "seed": seed, "text": text, "prompt_tokens": pt,
-                      "completion_tokens": ct, "finish_reason": fr, "logprobs": unpack_floats(lp), "entropy": unpack_floats(ent)}
+                      "completion_tokens": ct, "finish_reason": fr, "logprobs": unpack_floats(lp),
+                      "entropy": unpack_floats(ent)}
         return out
 
     def get_scores(self, keys: list[str]) -> dict[str, tuple[str, str | None, str]]:
