@@ -1,5 +1,6 @@
 """The shared teacher-forced scorer: equal to a full forward pass for every chunk size and for the
-architectures whose forward transforms the head's output, entropy included; bad positions are errors."""
+architectures whose forward transforms the head's output, entropy included; bad positions are errors.
+(Not named test_logprobs.py: tests/analyze has one, and test modules share one namespace.)"""
 
 import numpy as np
 import pytest
