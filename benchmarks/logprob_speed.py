@@ -84,6 +84,7 @@ def timed_pairs(fns: dict, repeats: int) -> tuple[dict, dict]:
 
 
 def bench(name: str, model, lengths: list[int], chunk: int, repeats: int) -> list[float]:
+    """Print one table row per length for ``model``; returns the baseline/shared time ratios."""
     import numpy as np
     import torch
 
@@ -111,6 +112,7 @@ def bench(name: str, model, lengths: list[int], chunk: int, repeats: int) -> lis
 
 
 def main() -> None:
+    """Parse the flags, build the models, print a table per model."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lengths", type=int, nargs="+", default=[256, 512, 1024, 2048])
     ap.add_argument("--chunk", type=int, default=512, help="positions per chunk for both (the probe default)")

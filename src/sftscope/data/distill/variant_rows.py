@@ -22,6 +22,7 @@ class _Lengths:
         self.unit = "tokens (estimated)" if getattr(backend, "name", "") == "openai" else "tokens"
 
     def count(self, text: str | None) -> int:
+        """Length of ``text``; the first failure to count tokens switches this run to words for good."""
         if not text:
             return 0
         if self.unit != "words":
@@ -32,6 +33,7 @@ class _Lengths:
         return len(text.split())
 
     def of(self, text: str) -> tuple[int, int]:
+        """Lengths of the think block and of the answer after it."""
         from ...scoring.base import split_response
 
         parts = split_response(text)
