@@ -8,8 +8,9 @@ rounding at -12, plenty for NLL curves, half the bytes of float32) and the aggre
 ``probe_summary.json``: mean NLL, NLL by position bucket, think vs answer NLL, and the student/teacher
 log-ratio (mean student minus mean teacher log-prob per token) when the rows carry teacher log-probs.
 
-Long sequences are scored in chunks with the KV cache, so the logits held at once are ``chunk x vocab``
-whatever the sequence length.
+The scoring itself is ``backends.logprobs.token_logprobs`` (shared with distillation): one pass of the
+model, then the vocabulary projection ``chunk`` positions at a time, so the logits held at once are
+``chunk x vocab`` whatever the sequence length.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..backends.logprobs import token_logprobs
 from ..core.benchmarks import THINK_CLOSE
 from ..core.checkpoints import CheckpointRef, materialize, resolve_checkpoints  # noqa: F401 (re-exported)
 from ..core.errors import DataError, SftscopeError
@@ -65,38 +67,6 @@ def encode_ref(tokenizer, row: dict) -> tuple[list[int], int, int]:
     t_ids = tokenizer(think, add_special_tokens=False)["input_ids"] if think else []
     a_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] if answer else []
     return p_ids + t_ids + a_ids, len(p_ids), len(t_ids)
-
-
-def token_logprobs(model, ids: list[int], start: int, chunk: int = 512) -> np.ndarray:
-    """log p(ids[t] | ids[:t]) for t in [start, len(ids)), computed chunk by chunk with the KV cache."""
-    import torch
-
-    if start < 1:
-        raise SftscopeError("scoring needs at least one prompt token before the scored text")
-    device = next(model.parameters()).device
-    x = torch.tensor([ids], device=device)
-    n, past, pieces = len(ids), None, []
-    cache_kw = _cache_kwarg(model)
-    with torch.inference_mode():
-        for s in range(0, n - 1, chunk):
-            e = min(s + chunk, n - 1)  # positions s..e-1 predict tokens s+1..e
-            out = model(input_ids=x[:, s:e], use_cache=True, **({cache_kw: past} if past is not None else {}))
-            past = out.get("cache", None) if out.get("cache", None) is not None else out.get("past_key_values")
-            if e <= start - 1:
-                continue  # prompt-only chunk: nothing to score, the cache is what we need
-            logits = out.logits[0].float()
-            tgt = x[0, s + 1:e + 1]
-            pieces.append(torch.log_softmax(logits, dim=-1).gather(1, tgt[:, None])[:, 0])
-    lp = torch.cat(pieces).cpu().numpy() if pieces else np.zeros(0, np.float32)
-    # The first kept chunk starts at the multiple of ``chunk`` at or below position start-1.
-    return lp[(start - 1) % chunk:].astype(np.float32)
-
-
-def _cache_kwarg(model) -> str:
-    """transformers >= 5.2x names the KV cache argument ``cache`` (``past_key_values`` is deprecated)."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def bucket_label(lo: int, hi: int | None) -> str:
@@ -163,7 +133,7 @@ def probe(checkpoints: list[Checkpoint], refs: dict[str, list[dict]], out_dir: s
 
 def _score_row(model, tok, ck: Checkpoint, ref_set: str, i: int, row: dict, chunk: int) -> dict:
     ids, start, n_think = encode_ref(tok, row)
-    lp = token_logprobs(model, ids, start, chunk)
+    lp = token_logprobs(model, ids, start, chunk).logprobs
     teacher = row.get("logprob")
     ratio = None
     if teacher:

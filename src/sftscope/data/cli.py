@@ -174,4 +174,4 @@ def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to the main app."""
     app.add_typer(data_app, name="data")
 
-from .distill_cli import register as _add_distill; _add_distill(data_app)  # issue 8: adds `data distill` (teacher distillation; code in distill_cli.py)
+from .distill.cli import register as _add_distill; _add_distill(data_app)  # issue 8: adds `data distill` (teacher distillation; code in distill/cli.py)

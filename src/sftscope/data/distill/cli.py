@@ -41,8 +41,8 @@ def distill_cmd(
                                                     "e.g. tensor_parallel_size=4 or device=cuda (repeat)"),
 ):
     """Sample a teacher N times per question, keep math-verify-correct responses, write variants and a card."""
-    from ..core.config import validate_dict
-    from .distill import DistillOptions, run_distill
+    from ...core.config import validate_dict
+    from . import DistillOptions, run_distill
 
     opts = validate_dict(dict(
         questions=questions, teacher=teacher, backend=backend, samples=samples, temperature=temperature, top_p=top_p,
@@ -68,7 +68,7 @@ def _backend_kwargs(pairs: list[str]) -> dict:
     """``["tensor_parallel_size=4", "device=cuda"]`` -> ``{"tensor_parallel_size": 4, "device": "cuda"}`` (YAML values)."""
     import yaml
 
-    from ..core.errors import SftscopeError
+    from ...core.errors import SftscopeError
 
     out = {}
     for p in pairs:
