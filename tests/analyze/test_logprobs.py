@@ -90,7 +90,7 @@ def test_probe_values_unchanged_by_the_shared_scorer(arch, tmp_path):
         pytest.skip(f"this torch initializes the tiny model differently ({weights} != {before['weights_abs_sum']})")
     ids, start, _ = encode_ref(tok, ROWS[1])
     assert (ids, start) == (before["ids"], before["start"])
-    probe([Checkpoint("base", 0, tmp_path / arch)], {"verified": [ROWS[1]]}, tmp_path / "out", chunk=512,
+    probe([Checkpoint("base", arch, 0, str(tmp_path / arch))], {"verified": [ROWS[1]]}, tmp_path / "out", chunk=512,
           precision="float32", device="cpu")
     got = pq.read_table(tmp_path / "out" / "logprobs.parquet").to_pylist()[0]["logprobs"]
     assert len(got) == len(before["logprobs"])
