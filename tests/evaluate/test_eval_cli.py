@@ -143,3 +143,16 @@ def test_table_shows_ungradeable_rate_and_flags_it():
     table = render([{**agg, "ungradeable_rate": 0.05}, {**agg, "step": 5, "ungradeable_rate": 0.3}], "table")
     assert "ungradeable" in table and "0.05" in table and "0.30 (!)" in table and "0.05 (!)" not in table
     assert "ungradeable_rate" in render([{**agg, "ungradeable_rate": 0.3}], "csv").splitlines()[0]
+
+
+@pytest.mark.parametrize("with_run", [False, True])
+def test_damaged_store_exits_2_before_any_write(tiny_run, tmp_path, capsys, with_run):
+    db = tmp_path / "e.sqlite"
+    with ResultsStore(db) as s:
+        s.upsert_run("x", {"pad": "y" * 20000})
+    db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])  # a truncated copy
+    before = db.read_bytes()
+    code, out, err = _eval(capsys, "--checkpoints", tiny_run, "--benchmarks", "countdown", "--limit", 1,
+                           "--db", db, *(["--run", "r"] if with_run else []))
+    assert code == 2 and "truncated" in err and "Traceback" not in err and out == ""
+    assert db.read_bytes() == before
