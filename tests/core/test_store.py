@@ -71,7 +71,7 @@ def _not_sqlite(p):
     (_truncate_half, "truncated"),
     (_truncate_header, "truncated inside its 100-byte header"),
     (_garble_pages, "damaged results store"),
-    (_not_sqlite, "not a results store"),
+    (_not_sqlite, "not a usable results store"),
 ])
 def test_damaged_store_is_refused_before_any_write(tmp_path, damage, msg):
     p = _good_store(tmp_path / "r.sqlite")

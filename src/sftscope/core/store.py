@@ -87,7 +87,7 @@ def check_sqlite_file(path: str | Path, what: str = "SQLite file") -> None:
     with open(path, "rb") as f:
         head = f.read(100)
     if not head.startswith(_SQLITE_MAGIC):
-        raise StoreError(f"{path}: not a {what} (not an SQLite file). Point to a new path or the right file.")
+        raise StoreError(f"{path}: not a usable {what} (not an SQLite file); point to a new path or the right file")
     if len(head) < 100:
         raise StoreError(f"{path}: damaged {what}: truncated inside its 100-byte header. {fix}")
     page_size = int.from_bytes(head[16:18], "big")
