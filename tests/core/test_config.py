@@ -148,3 +148,13 @@ def test_validate_cli_rejects_before_anything_runs(tmp_path, monkeypatch, capsys
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "quick", "eval.benchmarks=[countdown, math5000]"]) == 2
     assert "unknown benchmark 'math5000'. Did you mean: 'math500'" in capsys.readouterr().err
+
+
+def test_run_rejects_an_unknown_benchmark_before_any_stage(tmp_path, monkeypatch, capsys):
+    """It used to be found only after every condition had trained."""
+    from sftscope.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "quick", "eval.benchmarks=[countdown, gpqa_diamnd]", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "unknown benchmark 'gpqa_diamnd'. Did you mean: 'gpqa_diamond'" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()  # nothing started: no run directory, no data, no training
