@@ -1,4 +1,9 @@
-from sftscope.core.store import ResultsStore
+import hashlib
+
+import pytest
+
+from sftscope.core.errors import StoreError
+from sftscope.core.store import ResultsStore, check_sqlite_file
 
 
 def _row(key, score=1.0, **kw):
@@ -33,12 +38,6 @@ def test_checkpoints_and_runs(tmp_path):
 
 
 # ---------------------------------------------------------------- a damaged store is refused before any write
-import hashlib  # noqa: E402
-
-import pytest  # noqa: E402
-
-from sftscope.core.errors import StoreError  # noqa: E402
-from sftscope.core.store import check_sqlite_file  # noqa: E402
 
 
 def _good_store(path, n=400):

@@ -68,7 +68,10 @@ def _timeout_result(pred: str, seconds: float) -> _Result:
 
 @contextlib.contextmanager
 def _deadline(seconds: float | None):
-    """Raise ``GradingTimeout`` in this thread after ``seconds`` (main thread only; elsewhere no limit)."""
+    """Raise ``GradingTimeout`` in this thread after ``seconds`` (main thread only; elsewhere no limit).
+
+    Footgun: this takes over ``SIGALRM`` and the real-time interval timer for the duration (a caller's own
+    ``signal.alarm`` is cancelled), which is why the default grades in worker processes, not in-process."""
     if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return
