@@ -201,7 +201,7 @@ class _ChatServer:
 
 
 def test_openai_backend_against_a_local_server(tmp_path, monkeypatch):
-    pytest.importorskip("sftscope.backends.generation.openai_compat")
+    import sftscope.backends.generation.openai_compat  # noqa: F401 - plain import: a broken module must fail, not skip
     from test_distill import GSM8K, _answers  # same folder
 
     server = _ChatServer(_answers())

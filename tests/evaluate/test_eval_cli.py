@@ -76,6 +76,7 @@ def test_config_file_and_flag_precedence(tiny_run, swept, tmp_path, capsys):
     (["--source", "countdown"], "expected NAME=PATH"),
     (["--preset", "fast"], "preset 'fast' unknown"),
     (["--samples", "0"], "samples"),
+    (["--source", "countdwn=x.jsonl"], "'countdwn' is not one of the benchmarks evaluated (countdown). Did you mean"),
 ])
 def test_user_errors_exit_2(tiny_run, tmp_path, capsys, args, msg):
     code, out, err = _eval(capsys, "--checkpoints", tiny_run, "--benchmarks", "countdown", "--limit", 1,
@@ -131,3 +132,27 @@ def test_paper_preset_is_per_benchmark():
     assert s.params(get_benchmark("countdown")).temperature == 0.6
     explicit = stage.settings_from_config(EvalConfig(benchmarks=["aime24"], preset="paper", samples=2))
     assert explicit.resolved(get_benchmark("aime24"), "samples") == 2  # an explicit setting beats the preset
+
+
+def test_table_shows_ungradeable_rate_and_flags_it():
+    from sftscope.evaluate.cli import render
+
+    agg = {"checkpoint": "r/step0", "run": "r", "step": 0, "benchmark": "b", "domain": "math", "n_items": 10,
+           "n_samples": 1, "mean": 0.5, "ci_low": 0.2, "ci_high": 0.8, "truncation_rate": 0.0,
+           "mean_response_tokens": 3.0}
+    table = render([{**agg, "ungradeable_rate": 0.05}, {**agg, "step": 5, "ungradeable_rate": 0.3}], "table")
+    assert "ungradeable" in table and "0.05" in table and "0.30 (!)" in table and "0.05 (!)" not in table
+    assert "ungradeable_rate" in render([{**agg, "ungradeable_rate": 0.3}], "csv").splitlines()[0]
+
+
+@pytest.mark.parametrize("with_run", [False, True])
+def test_damaged_store_exits_2_before_any_write(tiny_run, tmp_path, capsys, with_run):
+    db = tmp_path / "e.sqlite"
+    with ResultsStore(db) as s:
+        s.upsert_run("x", {"pad": "y" * 20000})
+    db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])  # a truncated copy
+    before = db.read_bytes()
+    code, out, err = _eval(capsys, "--checkpoints", tiny_run, "--benchmarks", "countdown", "--limit", 1,
+                           "--db", db, *(["--run", "r"] if with_run else []))
+    assert code == 2 and "truncated" in err and "Traceback" not in err and out == ""
+    assert db.read_bytes() == before

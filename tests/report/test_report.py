@@ -147,3 +147,18 @@ def test_excerpt_text_is_clipped_and_cleaned():
 
     assert _clip("a\x00b\x1a\tc\nd\x7f") == "a\ufffdb\ufffd\tc\nd\ufffd"  # random models emit control bytes
     assert len(_clip("x" * 5000)) == EXCERPT_CHARS and _clip(None) == ""
+
+
+def test_truncated_store_writes_no_report_and_keeps_the_previous_one(tmp_path, capsys):
+    d = _run_dir(tmp_path, "trunc", probes=False)
+    db = d / "results.sqlite"
+    db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+    assert main(["report", str(d)]) == 2
+    assert "truncated" in capsys.readouterr().err
+    assert not (d / "report").exists()  # nothing partial: no figures written before the failure
+    assert not [p for p in d.iterdir() if p.name.startswith(".report.tmp-")]  # the temporary folder is gone
+    (d / "report").mkdir()
+    (d / "report" / "index.html").write_text("previous report")
+    assert main(["report", str(d)]) == 2
+    assert [p.name for p in (d / "report").iterdir()] == ["index.html"]
+    assert (d / "report" / "index.html").read_text() == "previous report"

@@ -125,10 +125,11 @@ SCORE_CASES = [
     (_resp("25 * 8"), ITEM, Verdict.WRONG),
     (_resp("(3 + 7) * 25 - 50 = 200"), ITEM, Verdict.UNGRADEABLE),
     (_resp("(3 + 7) \\times 25 - 50"), ITEM, Verdict.UNGRADEABLE),
-    ("<think>\\boxed{(3 + 7) * 25 - 50}</think> I give up.", ITEM, Verdict.UNGRADEABLE),
-    ("<think>still thinking \\boxed{(3 + 7) * 25 - 50}", ITEM, Verdict.UNGRADEABLE),
-    ("", ITEM, Verdict.UNGRADEABLE),
-    (None, ITEM, Verdict.UNGRADEABLE),
+    # no boxed answer (only inside the thinking, cut off, empty): WRONG, as in the math scorer
+    ("<think>\\boxed{(3 + 7) * 25 - 50}</think> I give up.", ITEM, Verdict.WRONG),
+    ("<think>still thinking \\boxed{(3 + 7) * 25 - 50}", ITEM, Verdict.WRONG),
+    ("", ITEM, Verdict.WRONG),
+    (None, ITEM, Verdict.WRONG),
     (_resp("(3 + 7) * 25 - 50"), {"numbers": [3]}, Verdict.UNGRADEABLE),  # broken item: no raise
     (_resp("1 / 0"), ITEM, Verdict.WRONG),
 ]

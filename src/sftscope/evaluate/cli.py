@@ -19,7 +19,7 @@ from ..core.errors import ConfigError, SftscopeError
 from ..core.layout import RESULTS_DB_NAME
 
 _COLUMNS = ("checkpoint", "run", "step", "benchmark", "domain", "version", "n_items", "n_samples", "mean",
-            "ci_low", "ci_high", "truncation_rate", "mean_response_tokens")
+            "ci_low", "ci_high", "truncation_rate", "ungradeable_rate", "mean_response_tokens")
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
@@ -34,6 +34,17 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
 
 def _split_names(values: list[str] | None) -> list[str]:
     return [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+
+
+def _check_sources(sources: dict, benchmarks: list[str]) -> None:
+    """A ``--source NAME=PATH`` whose NAME is not evaluated would be ignored silently: an error instead."""
+    from ..core.errors import did_you_mean
+
+    for name, path in sources.items():
+        if name not in benchmarks:
+            raise SftscopeError(f"--source {name}={path}: {name!r} is not one of the benchmarks evaluated "
+                                f"({', '.join(benchmarks)}).{did_you_mean(name, benchmarks)} Fix the name or add "
+                                f"it with --benchmarks {name}.")
 
 
 def _read_config_file(path: str) -> dict:
@@ -76,12 +87,16 @@ def render(aggs: list[dict], fmt: str) -> str:
     from rich.table import Table
 
     t = Table(title="sftscope eval")
-    for c in ("run", "step", "benchmark", "domain", "items x samples", "mean", "95% CI", "truncated", "tokens"):
+    from .metrics import UNGRADEABLE_WARN_RATE
+
+    for c in ("run", "step", "benchmark", "domain", "items x samples", "mean", "95% CI", "truncated", "ungradeable",
+              "tokens"):
         t.add_column(c)
     for a in aggs:
+        ung = a.get("ungradeable_rate", float("nan"))
         t.add_row(a["run"], str(a["step"]), a["benchmark"], a["domain"], f"{a['n_items']} x {a['n_samples']}",
                   f"{a['mean']:.3f}", f"[{a['ci_low']:.3f}, {a['ci_high']:.3f}]", f"{a['truncation_rate']:.2f}",
-                  f"{a['mean_response_tokens']:.1f}")
+                  f"{ung:.2f}" + (" (!)" if ung > UNGRADEABLE_WARN_RATE else ""), f"{a['mean_response_tokens']:.1f}")
     buf = io.StringIO()
     Console(file=buf, width=140).print(t)
     return buf.getvalue().rstrip("\n")
@@ -133,6 +148,7 @@ def register(app: typer.Typer) -> None:
                  "base": base, "checkpoints": [*(checkpoints or []), *(more or [])] or None,
                  "sources": _pairs(source, "--source") or None}
         cfg = build_config(config, flags)
+        _check_sources(cfg.sources, cfg.benchmarks)
         if exclude:
             cfg.exclude = {**cfg.exclude, **{k: [v] for k, v in _pairs(exclude, "--exclude").items()}}
         if backend_kwargs:
@@ -144,6 +160,10 @@ def register(app: typer.Typer) -> None:
                          progress=not no_progress) if run else _run_per_run(cfg, refs, Path(db), not no_progress)
         sys.stdout.write(render(aggs, fmt) + "\n")
         sys.stdout.flush()
+        from .metrics import ungradeable_warnings
+
+        for line in ungradeable_warnings(aggs):  # stderr: stdout carries only the result
+            print(line, file=sys.stderr)
 
 
 def _run_per_run(cfg, refs, db: Path, progress: bool) -> list[dict]:

@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +17,7 @@ from ..core.schema import ReportConfig
 from ..core.errors import SftscopeError
 from ..core.io import atomic_write_text, read_json
 from ..core.layout import RENAMED_ANALYSIS_FILES, REPORT_DIRNAME, RunLayout
+from ..core.store import check_sqlite_file
 from . import figures as figs
 from .render import render_html, render_markdown
 
@@ -107,6 +111,7 @@ def excerpts(db: Path, n: int, in_domain: dict[str, list[str]], prefix: dict[str
     out-of-domain items whose verdict changed first, then in-domain ones."""
     if n <= 0 or not db.exists():
         return []
+    check_sqlite_file(db, "results store")  # a truncated store fails here, not half-way through the report
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)  # read-only: the report never writes the store
     try:
         steps = con.execute("SELECT run, MIN(step), MAX(step) FROM samples GROUP BY run").fetchall()
@@ -162,6 +167,24 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, cfg: ReportC
     say(f"loading {len(run_dirs)} run dir(s)")
     loaded = [load_run_dir(p) for p in run_dirs]
     m = merge(run_dirs, loaded)
+    # Everything is built in a temporary sibling folder and moved into place only when complete, so a failure
+    # (a damaged store, a figure that cannot be drawn) leaves no half report and the previous one intact.
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        _build(work, m, run_dirs, loaded, cfg, say)
+        for f in sorted(p for p in work.rglob("*") if p.is_file()):
+            (out_dir / f.relative_to(work)).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, out_dir / f.relative_to(work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    index = out_dir / "index.html"
+    say(f"wrote {index}")
+    return index
+
+
+def _build(out_dir: Path, m: dict, run_dirs: list[Path], loaded: list[dict], cfg: ReportConfig, say) -> None:
+    """Draw the figures, collect excerpts and write index.html and report.md into ``out_dir``."""
     fdir = out_dir / "figures"
     plan = [
         ("trajectories", "Scores over training per domain", lambda p: figs.trajectories(m["trajectories"], m["domain_patterns"], p)),
@@ -187,5 +210,3 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, cfg: ReportC
     index = atomic_write_text(out_dir / "index.html", render_html(title, m, figures))
     for p in (index, out_dir / "report.md"):
         p.chmod(0o644)  # atomic writes create 0600 temp files; a report is meant to be shared
-    say(f"wrote {index}")
-    return index

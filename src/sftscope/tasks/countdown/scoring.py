@@ -232,12 +232,13 @@ class CountdownScorer:
     from ``meta.use_all`` so a data row is itself a valid item).
 
     The answer is the last ``\\boxed{}`` after the last ``</think>`` (study protocol). Verdicts: correct;
-    wrong (parseable but breaks a rule or misses the target); ungradeable (no boxed answer, unclosed think
-    block, or text outside the answer syntax). Never raises.
+    wrong (parseable but breaks a rule or misses the target; no boxed answer or an unclosed think block,
+    as in the math scorer: the model was asked for a boxed answer and gave none); ungradeable (text
+    outside the answer syntax, or a broken item). Never raises.
     """
 
     name = "countdown"
-    version = "1"
+    version = "2"  # 2: a missing box or unclosed think is wrong (was ungradeable), as in math
 
     def __init__(self, allow_fractions: bool = True):
         # Fractional intermediates are legal Countdown arithmetic (reasoning-gym accepts them too); the
@@ -253,10 +254,10 @@ class CountdownScorer:
     def _score(self, response: str, item: Mapping[str, Any]) -> ScoreResult:
         parts = split_response(response if isinstance(response, str) else "")
         if parts.think_unclosed:
-            return ScoreResult(Verdict.UNGRADEABLE, None, {"reason": "think block never closed"})
+            return ScoreResult(Verdict.WRONG, None, {"reason": "think block never closed", "truncated": True})
         boxed = last_boxed(parts.answer)
-        if boxed is None:
-            return ScoreResult(Verdict.UNGRADEABLE, None, {"reason": "no \\boxed{} answer"})
+        if boxed is None or not boxed.strip():
+            return ScoreResult(Verdict.WRONG, None, {"reason": "no \\boxed{} answer"})
         numbers, target = list(item["numbers"]), int(item["target"])
         # A rows file keeps the rule in ``meta`` (the row schema has no top-level use_all); default: use all.
         meta = item.get("meta") if isinstance(item.get("meta"), Mapping) else {}
