@@ -22,8 +22,8 @@ def _timed(fn):
 
 
 def sftscope_rate(n: int, seed: int) -> tuple[float, float, int]:
-    from sftscope.data.config import CountdownOptions
-    from sftscope.data.variants import build_countdown_rows
+    from sftscope.core.schema import CountdownOptions
+    from sftscope.data.countdown import build_countdown_rows
 
     opts = CountdownOptions(numbers=4, min_value=1, max_value=100, target_min=10, target_max=999, use_all=True)
     build_countdown_rows(20, opts, ["cot"], seed=seed + 1)  # warm-up (imports, caches), not timed

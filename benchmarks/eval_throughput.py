@@ -60,7 +60,7 @@ def bench_math_scoring(n: int) -> None:
 
 
 def bench_rerun(model_dir: Path, tmp: Path) -> None:
-    from sftscope.evaluate.checkpoints import CheckpointRef
+    from sftscope.core.checkpoints import CheckpointRef
     from sftscope.evaluate.sweep import SweepSettings, run_sweep
 
     ckpts = [CheckpointRef(f"bench/step{s}", "bench", s, str(model_dir)) for s in (0, 10, 20)]

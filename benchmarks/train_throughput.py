@@ -248,7 +248,7 @@ def trainer_run(cfg, examples: list[dict], flash: bool, device: str, work: Path,
     from transformers import TrainerCallback
 
     from sftscope.testing import tiny_tokenizer
-    from sftscope.train.config import TrainConfig
+    from sftscope.core.schema import TrainConfig
     from sftscope.train.recipes import resolve_schedule
     from sftscope.train.stage import Prepared, build_trainer
 
@@ -414,7 +414,7 @@ def tiny_main(args) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from sftscope.testing import tiny_causal_lm
-    from sftscope.train.config import TrainConfig
+    from sftscope.core.schema import TrainConfig
     from sftscope.train.stage import build_trainer, prepare
 
     torch.set_num_threads(1)

@@ -2,7 +2,7 @@ import pytest
 
 from sftscope.core.config import load_config
 from sftscope.core.errors import ConfigError
-from sftscope.pipeline import expand_conditions
+from sftscope.core.conditions import expand_conditions
 
 
 @pytest.mark.parametrize("name", ["demo", "quick"])
@@ -21,6 +21,56 @@ def test_demo_matrix_is_two_bases_by_three_variants():
 
 
 def test_matrix_typo_is_reported():
-    cfg = load_config("quick", ["matrix={trian.lr: [1, 2]}"])
-    with pytest.raises(ConfigError, match="unknown key 'trian'"):
-        expand_conditions(cfg)
+    with pytest.raises(ConfigError, match="unknown key 'trian'"):  # found when the config is loaded
+        load_config("quick", ["matrix={trian.lr: [1, 2]}"])
+
+
+def test_parquet_data_then_train_only(tmp_path):
+    """`data.format: parquet`, then `--only train`: the train stage finds data/<variant>.parquet (it used to look
+    for .jsonl only and said "run the data stage")."""
+    from sftscope.core.layout import RunLayout
+    from sftscope.pipeline import run_pipeline
+
+    overrides = [f"runs_dir={tmp_path}", "matrix={}", "data.format=parquet", "data.n=16", "data.variants=[cot]",
+                 "train.max_steps=2", "train.save_steps=[2]", "train.batch_size=4", "train.micro_batch_size=4",
+                 "analyze.probe_rows=0"]
+    cfg = load_config("quick", overrides)
+    layout = RunLayout.of(tmp_path, cfg.name)
+    run_pipeline(cfg, only=["data"])
+    assert layout.data_file("cot", "parquet").is_file() and not layout.data_file("cot", "jsonl").exists()
+    run_pipeline(cfg, only=["train"])
+    assert (layout.checkpoint(cfg.name, 2) / "meta.json").is_file()
+    assert layout.load_manifest()["stages"][f"train:{cfg.name}"]["status"] == "done"
+    assert "train:" in layout.log_file("train", cfg.name).read_text()  # the stage's own log under logs/
+
+
+def test_pipeline_is_a_loop_over_uniform_stages(tmp_path, monkeypatch):
+    """Every stage is called as run(cfg, layout, condition); per-condition stages once per condition; a stage
+    that is done (same config, outputs present) is skipped unless an earlier stage changed something."""
+    import importlib
+    import types
+
+    from sftscope import pipeline
+
+    calls = []
+
+    def fake(name, per_condition, changed=True):
+        mod = types.SimpleNamespace()
+        mod.run = lambda cfg, layout, cond: calls.append((name, cond.name if cond else None)) or {"changed": changed}
+        mod.outputs = lambda cfg, layout, cond: []
+        return mod
+
+    table = [("data", "d", False), ("train", "t", True), ("evaluate", "e", True), ("analyze", "a", False),
+             ("report", "r", False)]
+    mods = {"d": fake("data", False), "t": fake("train", True, changed=False), "e": fake("evaluate", True),
+            "a": fake("analyze", False), "r": fake("report", False)}
+    monkeypatch.setattr(pipeline, "STAGE_TABLE", tuple(table))
+    monkeypatch.setattr(importlib, "import_module", lambda name: mods[name])
+    cfg = load_config("quick", [f"runs_dir={tmp_path}"])
+    pipeline.run_pipeline(cfg)
+    conds = [c.name for c in expand_conditions(cfg)]
+    assert calls == [("data", None), *[("train", c) for c in conds], *[("evaluate", c) for c in conds],
+                     ("analyze", None), ("report", None)]
+    calls.clear()
+    pipeline.run_pipeline(cfg)  # everything done: training (no outputs contract here) reports no change
+    assert calls == []

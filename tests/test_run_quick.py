@@ -30,7 +30,7 @@ def test_every_stage_writes_its_files(quick_run):
         assert ckpts == ["checkpoint-12", "checkpoint-24", "checkpoint-6"]
         meta = json.loads((quick_run / "checkpoints" / variant / "checkpoint-24" / "meta.json").read_text())
         assert meta["step"] == 24 and meta["tokens_seen"] > 0
-    for name in ("trajectories", "patterns", "lengths", "behaviours", "safety", "conditions", "summary"):
+    for name in ("trajectories", "patterns", "lengths", "behaviors", "safety", "conditions", "summary"):
         assert (quick_run / "analysis" / f"{name}.json").is_file()
     probes = json.loads((quick_run / "analysis" / "probes" / "probe_summary.json").read_text())["summary"]
     # base + 3 checkpoints x 2 conditions, each scoring held-out cot and unverified traces

@@ -35,6 +35,7 @@ _COMMAND_MODULES = (
     "sftscope.analyze.cli",       # analyze, probe
     "sftscope.report.cli",        # report
     "sftscope.sandbox.cli",       # sandbox run|check
+    "sftscope.scoring.cli",       # judge agreement
 )
 
 

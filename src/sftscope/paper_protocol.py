@@ -67,7 +67,7 @@ def _steps(exp: dict) -> int:
 
 def build_config(name: str, exp: dict) -> dict:
     """The run config of one authors' script: `recipe: paper` plus the experiment's own values, all explicit."""
-    from .train.config import TrainConfig
+    from .core.schema import TrainConfig
     from .train.recipes import RECIPES, apply_recipe, study_save_steps
 
     hub, variant, domains = DATASETS[exp["train_data"]]

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from sftscope.analyze.config import AnalyzeConfig
-from sftscope.analyze.stage import FILES, run
+from sftscope.core.schema import AnalyzeConfig
+from sftscope.analyze.stage import FILES
+from sftscope.analyze.stage import analyze_store as run
 from sftscope.analyze.synthetic import build_store
 from sftscope.cli import main
 from sftscope.core.errors import DataError
@@ -39,10 +40,10 @@ def test_stage_recovers_the_known_shapes(analyzed):
     lengths = json.loads((d / "analysis" / "lengths.json").read_text())
     shape = next(c for c in lengths["correlations"] if c["run"] == "large-cot" and c["domain"] == "math")["length_shape"]
     assert shape["rise_then_fall"] is True and shape["peak_step"] == 20  # the generator peaks at step 20
-    beh = json.loads((d / "analysis" / "behaviours.json").read_text())
-    bt = next(t for t in beh["transfer"] if t["run"] == "large-cot" and t["behaviour"] == "backtracking")
+    beh = json.loads((d / "analysis" / "behaviors.json").read_text())
+    bt = next(t for t in beh["transfer"] if t["run"] == "large-cot" and t["behavior"] == "backtracking")
     assert bt["in_domain_change"] > bt["out_of_domain_change"] > 0  # learned in-domain, transferred partly
-    nocot = next(t for t in beh["transfer"] if t["run"] == "large-nocot" and t["behaviour"] == "backtracking")
+    nocot = next(t for t in beh["transfer"] if t["run"] == "large-nocot" and t["behavior"] == "backtracking")
     assert nocot["in_domain_change"] == 0
     assert beh["tagger_eval"]["heldout"]["n_sentences"] >= 30
     assert beh["responses_tagged"] == beh["responses_total"] == 12 * 2 * 5 * 5 * 4  # cells under the cap: all tagged
@@ -115,7 +116,7 @@ def test_single_checkpoint_run_is_explicit(tmp_path):
 
 def test_llm_tagger_option_goes_through_load_backend(tmp_path, monkeypatch):
     import sftscope.backends.generation.base as gen
-    from sftscope.analyze.config import LLMTaggerConfig
+    from sftscope.core.schema import LLMTaggerConfig
     from sftscope.backends.generation.base import Generation
 
     calls = {}
@@ -138,15 +139,15 @@ def test_llm_tagger_option_goes_through_load_backend(tmp_path, monkeypatch):
     build_store(tmp_path / "results.sqlite", items=2, samples=1, runs=("large-cot",))
     cfg = AnalyzeConfig(bootstrap=10, llm_tagger=LLMTaggerConfig(model="judge", base_url="http://127.0.0.1:9/v1", max_responses=7))
     run(tmp_path / "results.sqlite", tmp_path / "analysis", cfg)
-    beh = json.loads((tmp_path / "analysis" / "behaviours.json").read_text())
+    beh = json.loads((tmp_path / "analysis" / "behaviors.json").read_text())
     assert calls == {"name": "openai", "model": "judge", "base_url": "http://127.0.0.1:9/v1", "n": 7, "closed": True}
     agree = beh["llm_tagger"]["agreement"]
     assert beh["llm_tagger"]["model"] == "judge" and agree["n"] == 7 and 0 <= agree["backtracking"] <= 1
 
 
-def test_behaviour_sampling_cap(tmp_path):
+def test_behavior_sampling_cap(tmp_path):
     build_store(tmp_path / "results.sqlite", items=6, samples=1, runs=("large-cot",))
-    run(tmp_path / "results.sqlite", tmp_path / "a", AnalyzeConfig(bootstrap=0, behaviour_max_per_cell=4))
-    beh = json.loads((tmp_path / "a" / "behaviours.json").read_text())
+    run(tmp_path / "results.sqlite", tmp_path / "a", AnalyzeConfig(bootstrap=0, behavior_max_per_cell=4))
+    beh = json.loads((tmp_path / "a" / "behaviors.json").read_text())
     assert beh["responses_tagged"] == 4 * 5 * 5 and beh["responses_total"] == 6 * 5 * 5
     assert {r["n"] for r in beh["by_checkpoint"]} == {4}

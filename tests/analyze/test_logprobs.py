@@ -1,15 +1,17 @@
-"""Log-prob probes on tiny random models: chunked scoring equals a full forward pass, the parquet holds one
-compact array per row, summaries (NLL, position buckets, think vs answer, teacher log-ratio), bad refs."""
+"""Log-prob probes on tiny random models: chunked scoring equals a full forward pass and the values recorded
+before the shared scorer, the parquet holds one compact array per row, summaries (NLL, position buckets,
+think vs answer, teacher log-ratio), bad refs."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from sftscope.analyze.logprobs import (Checkpoint, encode_ref, load_refs, probe, resolve_checkpoints,  # noqa: E402
-                                       token_logprobs)
+from sftscope.analyze.logprobs import Checkpoint, encode_ref, load_refs, probe, resolve_checkpoints  # noqa: E402
+from sftscope.backends.logprobs import token_logprobs  # noqa: E402
 from sftscope.cli import main  # noqa: E402
 from sftscope.core.errors import DataError, SftscopeError  # noqa: E402
 from sftscope.core.io import write_jsonl  # noqa: E402
@@ -42,13 +44,16 @@ def models(tmp_path_factory):
 
 
 def test_resolve_checkpoints(models, tmp_path):
+    """The probe uses the one resolver of core.checkpoints (every form is tested there, per command)."""
     root, _ = models
     cks = resolve_checkpoints([f"0={root / 'base'}", str(root / "run")])
-    assert [(c.id, c.step) for c in cks] == [("base", 0), ("checkpoint-5", 5), ("checkpoint-10", 10)]
+    assert [(c.run, c.step) for c in cks] == [(root.name, 0), ("run", 5), ("run", 10)]
     assert [c.step for c in resolve_checkpoints([str(root / "run" / "checkpoints")])] == [5, 10]
     assert resolve_checkpoints([str(root / "run" / "checkpoints" / "checkpoint-10")])[0].step == 10
-    assert resolve_checkpoints([f"{root / 'base'}@0"])[0].step == 0 and resolve_checkpoints([str(root / "base")])[0].step is None
-    with pytest.raises(SftscopeError, match="no config.json"):
+    assert resolve_checkpoints([f"{root / 'base'}@0"])[0].step == 0
+    with pytest.raises(SftscopeError, match="cannot tell the step"):
+        resolve_checkpoints([str(root / "base")])
+    with pytest.raises(SftscopeError, match="no checkpoints found"):
         resolve_checkpoints([str(tmp_path)])
 
 
@@ -64,15 +69,40 @@ def test_chunked_scoring_matches_full_forward(models):
         lp = torch.log_softmax(model(torch.tensor([ids])).logits[0], -1)
     ref = lp[torch.arange(start - 1, len(ids) - 1), torch.tensor(ids[start:])].numpy()
     for chunk in (16, 4096):  # several chunk boundaries inside the prompt and the completion, and one pass
-        got = token_logprobs(model, ids, start, chunk=chunk)
-        assert got.shape == ref.shape and np.abs(got - ref).max() < 1e-4, chunk
+        got = token_logprobs(model, ids, start, chunk=chunk).logprobs
+        assert got.shape == ref.shape and np.abs(got - ref).max() < 1e-5, chunk
+
+
+BEFORE = json.loads((Path(__file__).parent / "fixtures" / "probe_logprobs_before.json").read_text())
+
+
+@pytest.mark.parametrize("arch", sorted(BEFORE["models"]))
+def test_probe_values_unchanged_by_the_shared_scorer(arch, tmp_path):
+    """``probe`` gives the per-token log-probs its own KV-cache scorer gave (recorded at commit 75c4fcf)."""
+    import pyarrow.parquet as pq
+
+    from sftscope.testing import tiny_causal_lm, tiny_tokenizer
+
+    before = BEFORE["models"][arch]
+    model, tok = tiny_causal_lm(tmp_path / arch, tokenizer=tiny_tokenizer(tmp_path / "tok"), arch=arch, seed=3)
+    weights = float(sum(p.detach().double().abs().sum() for p in model.parameters()))
+    if abs(weights - before["weights_abs_sum"]) > 1e-3:
+        pytest.skip(f"this torch initializes the tiny model differently ({weights} != {before['weights_abs_sum']})")
+    ids, start, _ = encode_ref(tok, ROWS[1])
+    assert (ids, start) == (before["ids"], before["start"])
+    probe([Checkpoint("base", arch, 0, str(tmp_path / arch))], {"verified": [ROWS[1]]}, tmp_path / "out", chunk=512,
+          precision="float32", device="cpu")
+    got = pq.read_table(tmp_path / "out" / "logprobs.parquet").to_pylist()[0]["logprobs"]
+    assert len(got) == len(before["logprobs"])
+    assert np.abs(np.asarray(got) - np.asarray(before["logprobs"])).max() < 1e-5
 
 
 def test_probe_writes_parquet_and_summary(models, tmp_path):
     import pyarrow.parquet as pq
 
     root, refs = models
-    cks = [Checkpoint("base", 0, root / "base"), Checkpoint("checkpoint-10", 10, root / "run" / "checkpoints" / "checkpoint-10")]
+    cks = [Checkpoint("base", "run", 0, str(root / "base")),
+           Checkpoint("checkpoint-10", "run", 10, str(root / "run" / "checkpoints" / "checkpoint-10"))]
     res = probe(cks, {"verified": load_refs(refs)}, tmp_path, chunk=16)
     table = pq.read_table(tmp_path / "logprobs.parquet")
     assert str(table.schema.field("logprobs").type) == "list<element: halffloat>"

@@ -12,8 +12,9 @@ from sftscope.backends.generation.base import Generation
 from sftscope.core.errors import MissingDependencyError
 from sftscope.core.registry import BENCHMARKS, GENERATION_BACKENDS
 from sftscope.core.store import ResultsStore
-from sftscope.evaluate.checkpoints import CheckpointRef
+from sftscope.core.checkpoints import CheckpointRef
 from sftscope.core.benchmarks import BenchmarkSpec
+from sftscope.evaluate.runner import BackendCache, run_unit
 from sftscope.evaluate.sweep import SweepSettings, load_items, plan_unit, run_sweep
 
 
@@ -69,7 +70,8 @@ def test_local_executor_runs_units_in_order_and_loads_each_model_once(fakes, tmp
     with ResultsStore(tmp_path / "r.sqlite") as store:
         plans = [plan_unit(c, "r", s, load_items(s, settings), settings, store) for c in ckpts for s in fakes]
     seen = []
-    LocalExecutor(progress=False).run(plans, lambda plan, rows: seen.append((plan.label, len(rows))))
+    LocalExecutor(progress=False).run(plans, lambda plan, rows: seen.append((plan.label, len(rows))), run_unit,
+                                      make_cache=BackendCache)
     assert seen == [("r/step0 ex_a", 2), ("r/step0 ex_a", 2), ("r/step0 ex_a", 1), ("r/step0 ex_b", 2),
                     ("r/step0 ex_b", 1), ("r/step1 ex_a", 2), ("r/step1 ex_a", 2), ("r/step1 ex_a", 1),
                     ("r/step1 ex_b", 2), ("r/step1 ex_b", 1)]
@@ -88,7 +90,7 @@ def test_ray_missing_is_a_clear_error(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(MissingDependencyError, match="pip install 'sftscope\\[ray\\]'.*--executor local"):
-        RayExecutor(progress=False).run([], lambda p, r: None)
+        RayExecutor(progress=False).run([], lambda p, r: None, run_unit)
 
 
 @pytest.mark.slow

@@ -114,3 +114,22 @@ def test_peft_adapter_is_loaded_and_merged(tiny_model_dir, tmp_path):
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(SftscopeError, match="cannot load model"):
         load_backend("hf", str(tmp_path / "nope"))
+
+
+@pytest.mark.parametrize("damage,msg", [
+    (lambda b: b[: len(b) // 2], r"model.safetensors: truncated \(\d+ bytes; its header describes \d+\)"),
+    (lambda b: bytes((i * 131 + 7) % 256 for i in range(len(b))), "model.safetensors: truncated or not a safetensors"),
+    (lambda b: b[:5], "model.safetensors: truncated or not a safetensors file"),
+    (lambda b: (40).to_bytes(8, "little") + b"{not json at all, just forty bytes....}" + b[48:],
+     "safetensors header is not valid JSON"),
+])
+def test_damaged_weights_name_the_file(tiny_model_dir, tmp_path, damage, msg):
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, d)
+    w = d / "model.safetensors"
+    w.write_bytes(damage(w.read_bytes()))
+    with pytest.raises(SftscopeError, match=msg) as e:
+        load_backend("hf", str(d), device="cpu")
+    assert str(w) in str(e.value) and "copy or save it again" in str(e.value)

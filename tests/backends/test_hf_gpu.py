@@ -41,7 +41,7 @@ def test_cuda_bf16_batch_agreement_is_reported(tiny_model_dir):
 
 
 def test_cuda_sweep(tiny_model_dir, tmp_path):
-    from sftscope.evaluate.checkpoints import CheckpointRef
+    from sftscope.core.checkpoints import CheckpointRef
     from sftscope.evaluate.sweep import SweepSettings, run_sweep
 
     ckpts = [CheckpointRef("g/step0", "g", 0, str(tiny_model_dir))]

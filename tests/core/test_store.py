@@ -1,4 +1,9 @@
-from sftscope.core.store import ResultsStore
+import hashlib
+
+import pytest
+
+from sftscope.core.errors import StoreError
+from sftscope.core.store import ResultsStore, check_sqlite_file
 
 
 def _row(key, score=1.0, **kw):
@@ -30,3 +35,61 @@ def test_checkpoints_and_runs(tmp_path):
         st.upsert_run("r", {"variant": "cot"})
         assert st.checkpoints_frame()["meta"][0] == {"epoch": 1}
         assert st.runs_frame()["meta"][0] == {"variant": "cot"}
+
+
+# ---------------------------------------------------------------- a damaged store is refused before any write
+
+
+def _good_store(path, n=400):
+    with ResultsStore(path) as st:
+        st.add_samples([_row(str(i), response="r" * 500) for i in range(n)])
+    return path
+
+
+def _truncate_half(p):
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+
+
+def _truncate_header(p):
+    p.write_bytes(p.read_bytes()[:60])
+
+
+def _garble_pages(p):
+    data = bytearray(p.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    for i in range(page * 2, len(data) - page, page * 3):  # random bytes over every third page's start
+        data[i:i + 200] = bytes((i * 7 + k * 13) % 256 for k in range(200))
+    p.write_bytes(bytes(data))
+
+
+def _not_sqlite(p):
+    p.write_bytes(b"PK\x03\x04 this is a zip file, not a store" * 50)
+
+
+@pytest.mark.parametrize("damage,msg", [
+    (_truncate_half, "truncated"),
+    (_truncate_header, "truncated inside its 100-byte header"),
+    (_garble_pages, "damaged results store"),
+    (_not_sqlite, "not a usable results store"),
+])
+def test_damaged_store_is_refused_before_any_write(tmp_path, damage, msg):
+    p = _good_store(tmp_path / "r.sqlite")
+    damage(p)
+    before = hashlib.sha256(p.read_bytes()).hexdigest()
+    with pytest.raises(StoreError, match=msg) as e:
+        ResultsStore(p)
+    assert e.value.exit_code == 2 and str(p) in str(e.value)
+    assert hashlib.sha256(p.read_bytes()).hexdigest() == before  # not one byte written
+    assert not (tmp_path / "r.sqlite-wal").exists() or (tmp_path / "r.sqlite-wal").stat().st_size == 0
+
+
+@pytest.mark.parametrize("setup", ["missing", "empty", "good"])
+def test_sound_files_pass_the_check(tmp_path, setup):
+    p = tmp_path / "r.sqlite"
+    if setup == "empty":
+        p.write_bytes(b"")
+    elif setup == "good":
+        _good_store(p)
+    check_sqlite_file(p)
+    with ResultsStore(p) as st:
+        assert st.count() == (400 if setup == "good" else 0)

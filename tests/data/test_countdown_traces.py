@@ -7,12 +7,12 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from sftscope.data.config import CountdownOptions
+from sftscope.core.schema import CountdownOptions
+from sftscope.data.countdown import build_countdown_rows
 from sftscope.data.rows import assistant_text
-from sftscope.data.variants import build_countdown_rows
 from sftscope.core.benchmarks import BOXED_INSTRUCTION
 from sftscope.scoring.base import split_response
-from sftscope.scoring.countdown import CountdownScorer
+from sftscope.tasks.countdown import CountdownScorer
 
 _NUM = r"(\(\d+/\d+\)|\d+)"
 STATEMENT = re.compile(rf"{_NUM} ([+\-*/]) {_NUM} = {_NUM}")
@@ -165,9 +165,9 @@ def test_reference_variant_rejected():
 def test_trace_is_emitted_only_after_the_verifier_accepts(monkeypatch):
     import dataclasses
 
-    from sftscope.data import variants
+    from sftscope.data import countdown as source
 
-    real = variants.write_trace
+    real = source.write_trace
     calls = {"n": 0}
 
     def sabotaged(problem, solution, opts, seed=0):
@@ -178,7 +178,41 @@ def test_trace_is_emitted_only_after_the_verifier_accepts(monkeypatch):
             return dataclasses.replace(trace, text=bad)
         return trace
 
-    monkeypatch.setattr(variants, "write_trace", sabotaged)
+    monkeypatch.setattr(source, "write_trace", sabotaged)
     rows, counts = build_countdown_rows(6, CountdownOptions(), ["cot"], seed=0)
     assert len(rows["cot"]) == 6 and counts["rejected_by_verifier"] == 6 and counts["problems"] == 12
     assert all(r["verified"] for r in rows["cot"])
+
+
+# Digests of the rows these configs built before Countdown moved into sftscope.tasks (same bytes after): a
+# change to the generator, solver, trace writer, question text or scorer shows up here. If the change is
+# intended, update the digest and say so in the changelog (trained runs are no longer reproducible).
+GOLDEN_ROWS = [
+    ({"n": 24, "seed": 5, "variants": ["cot", "nocot", "unverified", "short"]}, "d698fd10cfe72e6f"),
+    ({"n": 24, "seed": 5, "variants": ["cot", "unverified"],
+      "countdown": {"numbers": 3, "use_all": False, "max_value": 20}}, "5f3dc6f21d88a438"),
+]
+
+
+@pytest.mark.parametrize("cfg,digest", GOLDEN_ROWS)
+def test_rows_are_byte_identical_to_the_pinned_digest(cfg, digest):
+    import hashlib
+    import json
+
+    from sftscope.core.registry import DATA_SOURCES
+    from sftscope.core.schema import DataConfig
+
+    rows = DATA_SOURCES.get("countdown")(DataConfig(**cfg))
+    assert hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()[:16] == digest
+
+
+def test_rows_use_the_task_question_and_scorer():
+    from sftscope.core.benchmarks import user_prompt
+    from sftscope.tasks.countdown import TASK, GeneratorSettings
+
+    rows, _ = build_countdown_rows(8, CountdownOptions(), ["cot", "unverified"], seed=9)
+    for r in rows["cot"] + rows["unverified"]:
+        assert r["messages"][0]["content"] == user_prompt(TASK.question(r))
+        assert TASK.reward(assistant_text(r), r) == float(r["verified"])
+    # the config section's defaults are the task's game (one copy of them)
+    assert GeneratorSettings.from_options(CountdownOptions()) == GeneratorSettings()

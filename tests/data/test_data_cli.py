@@ -67,7 +67,7 @@ def test_stats_command(tmp_path, capsys):
 
 
 def test_stats_with_tokenizer(tmp_path):
-    testing = pytest.importorskip("sftscope.testing")
+    from sftscope import testing  # plain import: a broken sftscope module must fail the test, not skip it
     tok_dir = tmp_path / "tok"
     testing.tiny_tokenizer(tok_dir)
     out = tmp_path / "c.jsonl"

@@ -1,5 +1,5 @@
 """Data stage and row files: one file per variant + stats, parquet, `datasets` loading, existing rows,
-behaviour markers and stats."""
+behavior markers and stats."""
 
 import json
 
@@ -8,9 +8,9 @@ import pytest
 from sftscope.core.errors import DataError
 from sftscope.core.registry import DATA_SOURCES
 from sftscope.data import stage
-from sftscope.data.config import DataConfig
+from sftscope.core.schema import DataConfig
 from sftscope.data.rows import iter_rows, validate_row
-from sftscope.data.stats import behaviour_markers, compute_stats, describe, stats_path
+from sftscope.data.stats import behavior_markers, compute_stats, describe, stats_path
 
 
 def test_registry_entries_resolve():
@@ -21,7 +21,7 @@ def test_registry_entries_resolve():
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
 def test_stage_writes_variants_and_stats(tmp_path, fmt):
     cfg = DataConfig(n=12, seed=4, variants=["cot", "nocot", "short", "unverified"], format=fmt)
-    paths = stage.run(cfg, tmp_path)
+    paths = stage.build_files(cfg, tmp_path)
     assert set(paths) == {"cot", "nocot", "short", "unverified"}
     ids = None
     for v, p in paths.items():
@@ -39,29 +39,29 @@ def test_stage_writes_variants_and_stats(tmp_path, fmt):
 def test_rows_load_with_datasets(tmp_path):
     import datasets
 
-    paths = stage.run(DataConfig(n=6, variants=["cot"]), tmp_path / "j")
+    paths = stage.build_files(DataConfig(n=6, variants=["cot"]), tmp_path / "j")
     ds = datasets.load_dataset("json", data_files=str(paths["cot"]), split="train")
     assert len(ds) == 6 and ds[0]["messages"][1]["role"] == "assistant" and ds[0]["variant"] == "cot"
-    pq = stage.run(DataConfig(n=6, variants=["cot"], format="parquet"), tmp_path / "p")
+    pq = stage.build_files(DataConfig(n=6, variants=["cot"], format="parquet"), tmp_path / "p")
     ds2 = datasets.load_dataset("parquet", data_files=str(pq["cot"]), split="train")
     assert ds2[0]["id"] == ds[0]["id"] and ds2[0]["target"] == ds[0]["target"]
 
 
 def test_stage_from_existing_rows(tmp_path):
-    paths = stage.run(DataConfig(n=5, variants=["cot", "short"]), tmp_path / "a")
+    paths = stage.build_files(DataConfig(n=5, variants=["cot", "short"]), tmp_path / "a")
     merged = tmp_path / "merged.jsonl"
     merged.write_text(paths["cot"].read_text() + paths["short"].read_text())
-    out = stage.run(DataConfig(path=str(merged), variants=["short"]), tmp_path / "b")
+    out = stage.build_files(DataConfig(path=str(merged), variants=["short"]), tmp_path / "b")
     assert out["short"].read_text() == paths["short"].read_text()
     with pytest.raises(DataError, match="no rows with variant 'nocot'.*has cot, short"):
         stage.build(DataConfig(path=str(merged), variants=["nocot"]))
 
 
 def test_stage_error_leaves_existing_files(tmp_path):
-    paths = stage.run(DataConfig(n=3, variants=["cot"]), tmp_path)
+    paths = stage.build_files(DataConfig(n=3, variants=["cot"]), tmp_path)
     before = paths["cot"].read_bytes()
     with pytest.raises(DataError):
-        stage.run(DataConfig(n=3, variants=["cot"], countdown={"numbers": 6, "max_value": 4}), tmp_path)
+        stage.build_files(DataConfig(n=3, variants=["cot"], countdown={"numbers": 6, "max_value": 4}), tmp_path)
     assert paths["cot"].read_bytes() == before
 
 
@@ -88,8 +88,8 @@ def test_validate_row_names_field(row, field):
     ("The backdrop was painted; a backpack, unchecked.", 0, 0),
     ("", 0, 0),
 ])
-def test_behaviour_markers(text, back, ver):
-    assert behaviour_markers(text) == {"backtracking": back, "verification": ver}
+def test_behavior_markers(text, back, ver):
+    assert behavior_markers(text) == {"backtracking": back, "verification": ver}
 
 
 def test_describe_and_stats():

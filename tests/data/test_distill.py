@@ -290,7 +290,7 @@ def test_cli_bad_options_exit_2(tmp_path, monkeypatch, capsys, extra, message):
 def test_run_config_distill_source(tmp_path):
     """``data: {source: distill, distill: {...}}`` in a run config: the data stage distills into the run's data
     folder (cache, card, report under data/distill/) and writes the requested variants row for row."""
-    from sftscope.config_schema import RunConfig
+    from sftscope.core.schema import RunConfig
     from sftscope.core.config import validate_dict
     from sftscope.data import stage as data_stage
 
@@ -306,7 +306,7 @@ def test_run_config_distill_source(tmp_path):
                                                            "backend": "fake", "samples": 3, "decontaminate": False}}},
                         RunConfig, source="run.yaml")
     out = tmp_path / "data"
-    files = data_stage.run(run.data, out)
+    files = data_stage.build_files(run.data, out)
     assert sorted(files) == ["cot", "nocot", "unverified"]
     rows = {v: read_jsonl(p) for v, p in files.items()}
     assert len(rows["cot"]) > 0 and [r["id"] for r in rows["cot"]] == [r["id"] for r in rows["nocot"]] \
@@ -316,7 +316,7 @@ def test_run_config_distill_source(tmp_path):
     assert (out / "cot.jsonl.stats.json").is_file()
     first = teachers[-1].requests
     assert first > 0
-    data_stage.run(run.data, out)  # a rerun takes every response from the cache
+    data_stage.build_files(run.data, out)  # a rerun takes every response from the cache
     assert teachers[-1].requests == 0 and read_jsonl(files["cot"]) == rows["cot"]
 
 
@@ -326,7 +326,7 @@ def test_run_config_distill_source(tmp_path):
     ({"source": "distill", "distill": {"questions": "q.jsonl"}}, "teacher"),
 ])
 def test_run_config_distill_section_errors(data, message):
-    from sftscope.config_schema import RunConfig
+    from sftscope.core.schema import RunConfig
     from sftscope.core.config import validate_dict
     from sftscope.core.errors import ConfigError
 
@@ -336,7 +336,7 @@ def test_run_config_distill_section_errors(data, message):
 
 def test_distill_source_refuses_variants_it_cannot_build(tmp_path):
     from sftscope.core.errors import ConfigError
-    from sftscope.data.config import DataConfig
+    from sftscope.core.schema import DataConfig
     from sftscope.data.distill import build_source_rows
 
     cfg = DataConfig(source="distill", variants=["cot", "short"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -116,6 +117,28 @@ def test_teacher_forced_logprobs_match_a_full_forward(teacher):
     assert len(ent) == len(r) and all(e > 0 for e in ent)
 
 
+BEFORE = json.loads((Path(__file__).parent / "fixtures" / "teacher_forced_before.json").read_text())
+
+
+@pytest.mark.parametrize("arch", sorted(BEFORE["models"]))
+def test_teacher_forced_values_unchanged_by_the_shared_scorer(arch, tmp_path):
+    """Log-probs and entropies equal those distillation's own scorer gave (recorded at commit 75c4fcf)."""
+    from sftscope.backends.generation.hf import HFBackend
+    from sftscope.data.distill import teacher_forced_logprobs
+    from sftscope.testing import tiny_causal_lm, tiny_tokenizer
+
+    before = BEFORE["models"][arch]
+    model, _ = tiny_causal_lm(tmp_path / arch, tokenizer=tiny_tokenizer(tmp_path / "tok"), arch=arch, seed=3)
+    weights = float(sum(p.detach().double().abs().sum() for p in model.parameters()))
+    if abs(weights - before["weights_abs_sum"]) > 1e-3:
+        pytest.skip(f"this torch initializes the tiny model differently ({weights} != {before['weights_abs_sum']})")
+    lp, ent = teacher_forced_logprobs(HFBackend(str(tmp_path / arch), device="cpu"), before["messages"],
+                                      before["response"])
+    assert len(lp) == len(ent) == len(before["logprobs"])
+    assert max(abs(a - b) for a, b in zip(lp, before["logprobs"])) < 1e-5
+    assert max(abs(a - b) for a, b in zip(ent, before["entropy"])) < 1e-5
+
+
 def _without_chat_template(teacher, bare):
     """A copy of the teacher whose tokenizer has no chat template (neither in its config nor as a file)."""
     shutil.copytree(teacher, bare)
@@ -178,7 +201,7 @@ class _ChatServer:
 
 
 def test_openai_backend_against_a_local_server(tmp_path, monkeypatch):
-    pytest.importorskip("sftscope.backends.generation.openai_compat")
+    import sftscope.backends.generation.openai_compat  # noqa: F401 - plain import: a broken module must fail, not skip
     from test_distill import GSM8K, _answers  # same folder
 
     server = _ChatServer(_answers())

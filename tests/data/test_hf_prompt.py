@@ -8,7 +8,7 @@ import pytest
 
 from sftscope.core.benchmarks import BOXED_INSTRUCTION
 from sftscope.core.errors import DataError
-from sftscope.data.config import HFSourceOptions
+from sftscope.core.schema import HFSourceOptions
 from sftscope.data.hf_source import build_hf_rows
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from sftscope.core.chat import CHATML_TEMPLATE
 from sftscope.core.errors import ConfigError
-from sftscope.evaluate.config import EvalConfig
+from sftscope.core.schema import EvalConfig
 from sftscope.evaluate.stage import settings_from_config
 
 SYSTEM_TEMPLATE = ("{% for m in messages %}{% if loop.first and m['role'] != 'system' %}<|im_start|>system\nYou are "

@@ -76,6 +76,7 @@ def test_config_file_and_flag_precedence(tiny_run, swept, tmp_path, capsys):
     (["--source", "countdown"], "expected NAME=PATH"),
     (["--preset", "fast"], "preset 'fast' unknown"),
     (["--samples", "0"], "samples"),
+    (["--source", "countdwn=x.jsonl"], "'countdwn' is not one of the benchmarks evaluated (countdown). Did you mean"),
 ])
 def test_user_errors_exit_2(tiny_run, tmp_path, capsys, args, msg):
     code, out, err = _eval(capsys, "--checkpoints", tiny_run, "--benchmarks", "countdown", "--limit", 1,
@@ -90,8 +91,8 @@ def test_nothing_to_evaluate(capsys, tmp_path):
 
 def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
     from sftscope.evaluate import stage
-    from sftscope.evaluate.checkpoints import resolve_checkpoints
-    from sftscope.evaluate.config import EvalConfig
+    from sftscope.core.checkpoints import resolve_checkpoints
+    from sftscope.core.schema import EvalConfig
 
     from sftscope.core.benchmarks import get_benchmark
 
@@ -105,12 +106,12 @@ def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
     plain = stage.settings_from_config(EvalConfig(benchmarks=["countdown"]))
     assert plain.params(spec).temperature == 0.0 and plain.temperature is None  # unset: spec's own, then default
     refs = resolve_checkpoints([str(tiny_run / "checkpoints" / "checkpoint-20")], run="condA")
-    aggs = stage.run(cfg, refs, tmp_path / "r.sqlite", run="condA", run_meta={"variant": "cot"}, progress=False)
+    aggs = stage.evaluate_checkpoints(cfg, refs, tmp_path / "r.sqlite", run="condA", run_meta={"variant": "cot"}, progress=False)
     assert [(a["run"], a["step"], a["n_items"], a["n_samples"]) for a in aggs] == [("condA", 20, 2, 1)]
     with ResultsStore(tmp_path / "r.sqlite") as s:
         meta = s.runs_frame().set_index("run").loc["condA", "meta"]
     assert meta["variant"] == "cot" and meta["eval"]["preset"] == "paper"
-    stage.run(EvalConfig(benchmarks=["countdown"], limit=1, max_new_tokens=4), refs, tmp_path / "r.sqlite",
+    stage.evaluate_checkpoints(EvalConfig(benchmarks=["countdown"], limit=1, max_new_tokens=4), refs, tmp_path / "r.sqlite",
               run="condA", progress=False)
     with ResultsStore(tmp_path / "r.sqlite") as s:
         meta = s.runs_frame().set_index("run").loc["condA", "meta"]
@@ -119,7 +120,7 @@ def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
 
 def test_paper_preset_is_per_benchmark():
     from sftscope.evaluate import stage
-    from sftscope.evaluate.config import EvalConfig
+    from sftscope.core.schema import EvalConfig
     from sftscope.core.benchmarks import get_benchmark
 
     if "paper" not in stage._study_presets():
@@ -131,3 +132,27 @@ def test_paper_preset_is_per_benchmark():
     assert s.params(get_benchmark("countdown")).temperature == 0.6
     explicit = stage.settings_from_config(EvalConfig(benchmarks=["aime24"], preset="paper", samples=2))
     assert explicit.resolved(get_benchmark("aime24"), "samples") == 2  # an explicit setting beats the preset
+
+
+def test_table_shows_ungradeable_rate_and_flags_it():
+    from sftscope.evaluate.cli import render
+
+    agg = {"checkpoint": "r/step0", "run": "r", "step": 0, "benchmark": "b", "domain": "math", "n_items": 10,
+           "n_samples": 1, "mean": 0.5, "ci_low": 0.2, "ci_high": 0.8, "truncation_rate": 0.0,
+           "mean_response_tokens": 3.0}
+    table = render([{**agg, "ungradeable_rate": 0.05}, {**agg, "step": 5, "ungradeable_rate": 0.3}], "table")
+    assert "ungradeable" in table and "0.05" in table and "0.30 (!)" in table and "0.05 (!)" not in table
+    assert "ungradeable_rate" in render([{**agg, "ungradeable_rate": 0.3}], "csv").splitlines()[0]
+
+
+@pytest.mark.parametrize("with_run", [False, True])
+def test_damaged_store_exits_2_before_any_write(tiny_run, tmp_path, capsys, with_run):
+    db = tmp_path / "e.sqlite"
+    with ResultsStore(db) as s:
+        s.upsert_run("x", {"pad": "y" * 20000})
+    db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])  # a truncated copy
+    before = db.read_bytes()
+    code, out, err = _eval(capsys, "--checkpoints", tiny_run, "--benchmarks", "countdown", "--limit", 1,
+                           "--db", db, *(["--run", "r"] if with_run else []))
+    assert code == 2 and "truncated" in err and "Traceback" not in err and out == ""
+    assert db.read_bytes() == before

@@ -34,8 +34,8 @@ def test_reasoning_gym_items_are_deterministic_and_gradeable(name):
 
 
 def test_countdown_items_are_held_out_and_gradeable(tmp_path):
-    from sftscope.data.countdown import solve
-    from sftscope.scoring.countdown import render
+    from sftscope.tasks.countdown.problems import solve
+    from sftscope.tasks.countdown.scoring import render
 
     spec = get_benchmark("countdown")
     items = spec.load(limit=4)
@@ -47,7 +47,7 @@ def test_countdown_items_are_held_out_and_gradeable(tmp_path):
         assert scorer(f"<think>search</think> \\boxed{{{expr}}}", it).correct
         assert not scorer("\\boxed{1+1}", it).correct
     # the training generator's default seed (0) produces none of the held-out problems
-    from sftscope.data.countdown import GeneratorSettings, generate_problems
+    from sftscope.tasks.countdown import GeneratorSettings, generate_problems
 
     train = {(tuple(sorted(p.numbers)), p.target) for p in generate_problems(500, GeneratorSettings(), seed=0)}
     held = {(tuple(sorted(it["numbers"])), it["target"]) for it in spec.load()}
@@ -65,7 +65,7 @@ def test_source_override_reads_a_local_file(tmp_path):
 
 def test_countdown3_matches_the_organism_game_and_drops_training_problems(tmp_path):
     from sftscope.core.io import write_jsonl
-    from sftscope.data.countdown import GeneratorSettings, generate_problems
+    from sftscope.tasks.countdown import GeneratorSettings, generate_problems
 
     items = get_benchmark("countdown3").load()
     assert len(items) == 200
@@ -79,3 +79,32 @@ def test_countdown3_matches_the_organism_game_and_drops_training_problems(tmp_pa
     assert overlap  # the small game's space is small: the exclusion has work to do
     assert len(kept) == len(items) - len(overlap)
     assert not {(tuple(sorted(it["numbers"])), it["target"]) for it in kept} & seen
+
+
+# Digests of the full item lists as built before Countdown moved into sftscope.tasks (same bytes after). A
+# change here changes what the benchmark measures: bump the benchmark's version, then update the digest.
+@pytest.mark.parametrize("name,digest", [("countdown", "73ed0c236a748c9d"), ("countdown3", "21d0199c2edaeff2")])
+def test_countdown_items_are_pinned(name, digest):
+    import hashlib
+    import json
+
+    spec = get_benchmark(name)
+    assert spec.version == "1"
+    assert hashlib.sha256(json.dumps(spec.load(), sort_keys=True).encode()).hexdigest()[:16] == digest
+
+
+def test_countdown_suites_take_items_and_scorer_from_the_task():
+    import ast
+    import inspect
+
+    from sftscope.evaluate.benchmarks import offline
+    from sftscope.tasks.countdown import TASK
+
+    spec = get_benchmark("countdown3")
+    assert spec.load() == TASK.generate(200, seed=offline.COUNTDOWN_HELDOUT_SEED, numbers=3, max_value=20,
+                                        target_min=10, target_max=99)
+    assert type(spec.make_scorer()) is TASK.scorer
+    # no cross-stage import: the evaluate stage reads Countdown from the task, not from the data stage
+    tree = ast.parse(inspect.getsource(offline))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in imported if m == "data" or m.startswith("data.") or "sftscope.data" in m]

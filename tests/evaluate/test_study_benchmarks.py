@@ -10,10 +10,12 @@ import sys
 
 import pytest
 
-from sftscope.core.errors import DataError, SftscopeError
-from sftscope.core.registry import BENCHMARKS
-from sftscope.evaluate.benchmarks import study
 from sftscope.core.benchmarks import DOMAINS
+from sftscope.core.errors import DataError, SftscopeError
+from sftscope.core.io import read_rows
+from sftscope.core.registry import BENCHMARKS
+from sftscope.evaluate.benchmarks import knowledge, livecodebench_cases, math, presets, safety, science
+from sftscope.evaluate.benchmarks.loading import fixture_path
 from sftscope.scoring.base import Verdict, safe_score
 
 C, W, U = Verdict.CORRECT, Verdict.WRONG, Verdict.UNGRADEABLE
@@ -33,7 +35,7 @@ def test_loads_from_fixture(name):
 
 
 def _gpqa_correct_letter(item):
-    row = next(r for r in study.read_rows(study.fixture_path("gpqa_diamond")) if r["Question"].strip() == item["question"])
+    row = next(r for r in read_rows(fixture_path("gpqa_diamond")) if r["Question"].strip() == item["question"])
     return "ABCD"[item["choices"].index(row["Correct Answer"])]
 
 
@@ -95,9 +97,9 @@ def test_known_responses(name, idx, response, expected):
 
 
 def test_gsm8k_gold_and_missing_marker():
-    assert study.gsm8k_gold("so 3,000 + 1 = 3001\n#### 3,001") == "3001"
+    assert math.gsm8k_gold("so 3,000 + 1 = 3001\n#### 3,001") == "3001"
     with pytest.raises(DataError, match="####"):
-        study.gsm8k_gold("no marker")
+        math.gsm8k_gold("no marker")
 
 
 def test_gpqa_shuffle_is_reproducible_across_processes():
@@ -111,18 +113,18 @@ def test_gpqa_shuffle_is_reproducible_across_processes():
 
 
 def test_option_shuffle_spreads_the_gold():
-    golds = {study.shuffle_options(f"question {i}", "right", ["w1", "w2", "w3"])[1] for i in range(40)}
+    golds = {science.shuffle_options(f"question {i}", "right", ["w1", "w2", "w3"])[1] for i in range(40)}
     assert golds == set("ABCD")  # not always in the same slot
 
 
 def test_mmlu_pro_1k_subset_is_fixed_by_hash(tmp_path):
-    rows = study.read_rows(study.fixture_path("mmlu_pro"))
+    rows = read_rows(fixture_path("mmlu_pro"))
     spec = BENCHMARKS.get("mmlu_pro_1k")
     f1, f2 = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     f1.write_text("\n".join(json.dumps(r) for r in rows))
     f2.write_text("\n".join(json.dumps(r) for r in reversed(rows)))
-    pick1 = {it["id"] for it in study.load_mmlu_pro_1k(spec, str(f1), size=2)}
-    pick2 = {it["id"] for it in study.load_mmlu_pro_1k(spec, str(f2), size=2)}
+    pick1 = {it["id"] for it in knowledge.load_mmlu_pro_1k(spec, str(f1), size=2)}
+    pick2 = {it["id"] for it in knowledge.load_mmlu_pro_1k(spec, str(f2), size=2)}
     assert pick1 == pick2 and len(pick1) == 2
     assert len(spec.load(source="fixture")) == len(rows)  # fewer than 1000 rows: all kept
 
@@ -141,7 +143,7 @@ def test_lcb_private_tests_decode_and_refuse_code():
 
     evil = base64.b64encode(zlib.compress(pickle.dumps(os.getcwd))).decode()  # a pickle that names a global
     with pytest.raises(DataError, match="refusing to unpickle"):
-        study.decode_lcb_tests(evil)
+        livecodebench_cases.decode_lcb_tests(evil)
 
 
 def test_offline_hub_load_says_how_to_use_a_local_file(monkeypatch):
@@ -175,11 +177,133 @@ def test_missing_local_source(tmp_path):
         BENCHMARKS.get("gsm8k").load(source=str(tmp_path / "nope.jsonl"))
 
 
-def test_bad_column_names_the_row(tmp_path):
-    f = tmp_path / "x.jsonl"
-    f.write_text(json.dumps({"prompt": "no problem column", "answer": "1"}) + "\n")
-    with pytest.raises(DataError, match="math500 row 1"):
-        BENCHMARKS.get("math500").load(source=str(f))
+# One case per loader kind: (benchmark, field removed from the fixture's first row, how the message names it).
+MISSING = [
+    ("math500", "problem", "'problem'"),
+    ("aime24", "problem", "('problem' or 'Problem')"),            # alternatives: either spelling would do
+    ("aime25", "answer", "'answer'"),
+    ("gsm8k", "answer", "'answer'"),
+    ("gpqa_diamond", "Incorrect Answer 2", "'Incorrect Answer 2'"),
+    ("mmlu_pro", "options", "'options'"),
+    ("mmlu_pro_1k", "question_id", "'question_id'"),
+    ("livecodebench_v2", "question_content", "'question_content'"),
+    ("humaneval", "entry_point", "'entry_point'"),
+    ("ifeval", "kwargs", "'kwargs'"),
+    ("halueval", "hallucination", "'hallucination'"),
+    ("truthfulqa", "incorrect_answers", "'incorrect_answers'"),
+    ("alpacaeval", "instruction", "'instruction'"),
+    ("hexphi", "category", "'category'"),
+    ("strongreject", "forbidden_prompt", "('forbidden_prompt' or 'prompt')"),
+    ("xstest", "label", "'label'"),
+]
+
+
+def _fixture_rows(name):
+    return read_rows(fixture_path(name.replace("_1k", "")))
+
+
+def _write_jsonl(path, rows):
+    """Rows on lines 1, 3, 4, ... (line 2 blank), so a row's line number differs from its index."""
+    lines = [json.dumps(rows[0]), "", *map(json.dumps, rows[1:])]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("name,field,shown", MISSING, ids=[m[0] for m in MISSING])
+def test_source_row_missing_a_field_names_benchmark_file_line_and_field(tmp_path, name, field, shown):
+    good, broken = _fixture_rows(name)[:2]
+    broken = {k: v for k, v in broken.items() if k != field}
+    f = tmp_path / f"{name}.jsonl"
+    _write_jsonl(f, [good, broken])
+    with pytest.raises(DataError) as exc:
+        BENCHMARKS.get(name).load(source=str(f))
+    msg = str(exc.value)
+    assert f"benchmark {name!r}: {f} line 3: row lacks the field(s) {shown}" in msg, msg
+    _write_jsonl(f, [good, {**broken, field: None}])  # null counts as missing too
+    with pytest.raises(DataError, match="line 3: row lacks"):
+        BENCHMARKS.get(name).load(source=str(f))
+
+
+def test_missing_fields_are_all_listed_and_parquet_rows_are_numbered(tmp_path):
+    from sftscope.core.io import write_rows
+
+    rows = _fixture_rows("gsm8k")[:2]
+    f = tmp_path / "gsm8k.parquet"
+    write_rows(f, [{**rows[0], "text": "t"}, {"text": "neither question nor answer"}])
+    with pytest.raises(DataError) as exc:
+        BENCHMARKS.get("gsm8k").load(source=str(f))
+    assert f"benchmark 'gsm8k': {f} row 2: row lacks the field(s) 'question', 'answer' (it has 'text')" in str(exc.value)
+
+
+def test_row_that_is_not_an_object(tmp_path):
+    f = tmp_path / "x.json"
+    f.write_text(json.dumps([{"instruction": "fine"}, ["a", "list"]]))
+    with pytest.raises(DataError, match=f"benchmark 'alpacaeval': {f} row 2: expected a row object"):
+        BENCHMARKS.get("alpacaeval").load(source=str(f))
+
+
+def _lcb_row(**change):
+    row = dict(_fixture_rows("livecodebench_v2")[1])  # the functional (call-based) problem
+    row.update(change)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+@pytest.mark.parametrize("row,msg", [
+    (_lcb_row(public_test_cases='[{"input": "1", "testtype": "functional"}]'),
+     "line 3 test case 1: test case lacks the field(s) 'output'"),
+    (_lcb_row(public_test_cases='["just a string"]'), "line 3 test case 1: expected a test case object"),
+    (_lcb_row(metadata="{}"), "line 3 metadata: metadata of a functional problem lacks the field(s) 'func_name'"),
+    (_lcb_row(metadata="not json"), "line 3: metadata is not a JSON object"),
+    (_lcb_row(private_test_cases="not*base64!"), "line 3 private_test_cases: test cases are neither a JSON list"),
+    (_lcb_row(public_test_cases="", private_test_cases=""), "line 3: no test cases"),
+])
+def test_livecodebench_nested_fields(tmp_path, row, msg):
+    f = tmp_path / "lcb.jsonl"
+    _write_jsonl(f, [_fixture_rows("livecodebench_v2")[0], row])
+    with pytest.raises(DataError) as exc:
+        BENCHMARKS.get("livecodebench_v2").load(source=str(f))
+    assert f"benchmark 'livecodebench_v2': {f} {msg}" in str(exc.value) or msg in str(exc.value), str(exc.value)
+    assert str(f) in str(exc.value)
+
+
+@pytest.mark.parametrize("name,row,msg", [
+    ("halueval", {"question": "q", "answer": "a", "hallucination": "maybe"}, "hallucination must be 'yes' or 'no'"),
+    ("xstest", {"prompt": "p", "label": "fine"}, "label must be 'safe' or 'unsafe'"),
+    ("hexphi", {"category": "violence", "instruction": "x"}, "category must be a number 1-11"),
+    ("gsm8k", {"question": "q", "answer": "42"}, "no '####' final-answer marker"),
+])
+def test_bad_values_name_the_line(tmp_path, name, row, msg):
+    f = tmp_path / f"{name}.jsonl"
+    _write_jsonl(f, [_fixture_rows(name)[0], row])
+    with pytest.raises(DataError) as exc:
+        BENCHMARKS.get(name).load(source=str(f))
+    assert f"benchmark {name!r}: {f} line 3" in str(exc.value) and msg in str(exc.value), str(exc.value)
+
+
+def test_hexphi_csv_folder_rows_are_located(tmp_path):
+    (tmp_path / "category_2.csv").write_text("first\n\"multi\nline\"\nthird\n")
+    items = BENCHMARKS.get("hexphi").load(source=str(tmp_path))
+    assert [it["id"] for it in items] == ["hexphi-2-1", "hexphi-2-2", "hexphi-2-3"]
+    from sftscope.evaluate.benchmarks.safety import _hexphi_folder
+
+    assert [w.rsplit(" ", 2)[-2:] for w, _ in _hexphi_folder(tmp_path)] == [["line", "1"], ["line", "3"], ["line", "4"]]
+
+
+def test_eval_source_missing_field_exits_2_before_any_sample(tiny_run, tmp_path, capsys):
+    from sftscope.cli import main
+
+    f = tmp_path / "gsm8k.jsonl"
+    _write_jsonl(f, [{"question": "1+1?", "answer": "#### 2"}, {"question": "2+2?"}])
+    db = tmp_path / "e.sqlite"
+    code = main(["eval", "--checkpoints", str(tiny_run / "checkpoints" / "checkpoint-0"), "--benchmarks", "gsm8k",
+                 "--source", f"gsm8k={f}", "--db", str(db), "--limit", "1"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert f"benchmark 'gsm8k': {f} line 3: row lacks the field(s) 'answer'" in err
+    if db.exists():  # the stage may record the run before loading items, but no sample is ever written
+        from sftscope.core.store import ResultsStore
+
+        with ResultsStore(db) as store:
+            assert store.count() == 0
 
 
 def test_hexphi_reads_the_released_csv_folder(tmp_path):
@@ -188,11 +312,19 @@ def test_hexphi_reads_the_released_csv_folder(tmp_path):
     items = BENCHMARKS.get("hexphi").load(source=str(tmp_path))
     assert [it["id"] for it in items] == ["hexphi-1-1", "hexphi-1-2", "hexphi-11-1"]
     assert items[1]["question"].endswith("with comma") and items[2]["category"] == "Tailored Financial Advice"
-    assert len(study.HEXPHI_CATEGORIES) == 11
+    assert len(safety.HEXPHI_CATEGORIES) == 11
+
+
+def test_evaluate_stage_reads_the_paper_preset_table():
+    # stage.py falls back to {} when the table cannot be imported, and the eval-CLI test then skips:
+    # this guards the one import line against a silent loss of the study's avg@n.
+    from sftscope.evaluate import stage
+
+    assert stage._study_presets() is presets.PRESETS
 
 
 def test_paper_preset():
-    p = study.PRESETS["paper"]
+    p = presets.PRESETS["paper"]
     assert p["math500"] == {"samples": 3, "temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768}
     assert p["aime24"]["samples"] == 10 and p["livecodebench_v2"]["samples"] == 3 and p["gpqa_diamond"]["samples"] == 3
     assert p["mmlu_pro_1k"]["temperature"] == 0.0 and p["mmlu_pro_1k"]["samples"] == 1

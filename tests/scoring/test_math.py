@@ -79,6 +79,18 @@ CASES = [
     ("72", boxed("72"), C, "gsm8k-style integer"),
     ("204", "<think>\n\n</think>\n\n\\boxed{204}", C, "empty thinking (NoCoT template)"),
     ("\\frac{14}{3}", boxed("4\\frac{2}{3}"), C, "mixed number"),
+    # relations: a closed relation whose sides differ is a false claim, whatever its right side says
+    ("5", boxed("6 = 5"), W, "false closed relation"),
+    ("5", boxed("5 = 6"), W, "false closed relation, gold on the left"),
+    ("x=5", boxed("6 = 5"), W, "false closed relation against a relation gold"),
+    ("3.14", boxed("\\pi = 3.14"), W, "rounded constant stated as equal"),
+    ("5", boxed("x = 3 = 5"), W, "chain with a false link"),
+    ("5", boxed("2+3 = 5"), C, "true closed relation: graded by its right side"),
+    ("5", boxed("5 = 5"), C, "trivial true relation"),
+    ("\\frac{1}{2}", boxed("0.5 = \\frac{1}{2}"), C, "true closed relation across forms"),
+    ("5", boxed("f(2) = 5"), C, "function value named on the left"),
+    ("5", boxed("2x = 5"), C, "variable left side: graded by the right side (math-verify convention)"),
+    ("5", boxed("a = b = 5"), C, "chain of names ending in the value"),
 ]
 
 
@@ -141,3 +153,41 @@ def test_pool_kills_hung_worker():
 def test_score_many_length_mismatch(scorer):
     with pytest.raises(ValueError):
         scorer.score_many(["a"], [])
+
+
+# Seconds of Python-level sympy work (a power tower is evaluated exactly): long enough for any timer to fire.
+SLOW = "9^{9^{9^{9}}}"
+
+
+@pytest.mark.parametrize("how", ["inline timer", "worker timer", "hard kill"])
+def test_one_timeout_rule(how):
+    """The same pathological answer is ungradeable whichever limit stops it (it used to be WRONG when
+    math-verify's own timeout fired first and ungradeable when the pool's hard limit did)."""
+    from sftscope.scoring.math import grade
+
+    t0 = time.monotonic()
+    if how == "inline timer":
+        res = grade("5", SLOW, 0.5)
+    else:
+        pool = VerifyPool(1)
+        try:  # (gold, prediction, in-worker budget) with a hard wall-clock limit
+            task, hard = (("5", SLOW, 0.5), 60) if how == "worker timer" else (("5", SLOW, 600), 0.5)
+            res = pool.run([task], hard_timeout=hard)[0]
+        finally:
+            pool.close()
+    assert res[0] == "ungradeable" and res[3].startswith("timeout:"), res
+    assert time.monotonic() - t0 < 20
+
+
+def test_scorer_timeout_is_ungradeable_in_both_modes():
+    for workers in (0, 1):
+        res = MathScorer(timeout_seconds=0.6, workers=workers)(boxed(SLOW), {"answer": "5"})
+        assert res.verdict is U and res.details["error"].startswith("timeout:"), (workers, res)
+
+
+def test_a_timer_left_behind_never_fires_later():
+    """The in-process timer is cleared after a fast item: nothing goes off afterwards."""
+    from sftscope.scoring.math import grade
+
+    assert grade("2", "2", 0.2)[0] == "correct"
+    time.sleep(0.4)  # a stray SIGALRM would raise GradingTimeout here and fail the test

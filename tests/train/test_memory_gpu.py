@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from sftscope.train import memory
-from sftscope.train.config import TrainConfig
+from sftscope.core.schema import TrainConfig
 from sftscope.train.stage import train
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]

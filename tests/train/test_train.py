@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sftscope.train.config import TrainConfig
+from sftscope.core.schema import TrainConfig
 from sftscope.train.stage import train
 
 from trainhelp import make_rows, write_jsonl

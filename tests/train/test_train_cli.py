@@ -68,7 +68,7 @@ def test_bad_input_fails_before_training(case, extra, message, tiny_model, tmp_p
 def test_ddp_two_cpu_processes_match_one_process(tiny_model, rows_file, tmp_path):
     """2 processes (torchrun, gloo) x micro-batch 1 x accumulation 2 = the same global batch of 4 as one process
     with accumulation 4: same rows per step, so the same losses and gradient norms."""
-    from sftscope.train.config import TrainConfig
+    from sftscope.core.schema import TrainConfig
     from sftscope.train.stage import train
 
     common = ["--model", str(tiny_model), "--data", str(rows_file), "--max-steps", "2", "--batch-size", "4",
@@ -115,7 +115,7 @@ def test_matrix_config_needs_a_condition_named_like_sftscope_run(tiny_model, row
     import yaml
 
     from sftscope.core.config import load_config
-    from sftscope.pipeline import expand_conditions
+    from sftscope.core.conditions import expand_conditions
 
     cfg = _matrix_config(tmp_path, tiny_model, rows_file)
     names = [c.name for c in expand_conditions(load_config(str(cfg)))]

@@ -102,7 +102,7 @@ def test_remote_code_model_names_the_setting(tmp_path):
     import json
 
     from sftscope.testing import tiny_tokenizer
-    from sftscope.train.config import TrainConfig
+    from sftscope.core.schema import TrainConfig
     from sftscope.train.stage import load_model
 
     d = tmp_path / "remote"

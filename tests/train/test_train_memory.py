@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from sftscope.train import memory
-from sftscope.train.config import TrainConfig
+from sftscope.core.schema import TrainConfig
 from sftscope.train.stage import train
 
 from trainhelp import make_rows, write_jsonl

@@ -11,7 +11,7 @@ import torch
 from trainhelp import write_jsonl
 
 from sftscope.core.errors import ConfigError, DataError
-from sftscope.train.config import TrainConfig
+from sftscope.core.schema import TrainConfig
 from sftscope.train.formatting import IGNORE, encode_conversation, resolve_chat_template, rows_to_conversations
 from sftscope.train.recipes import apply_recipe, resolve_schedule
 

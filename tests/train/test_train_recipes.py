@@ -6,7 +6,7 @@ import pytest
 
 from sftscope.core.errors import ConfigError
 from sftscope.train.checkpoints import checkpoint_steps, log_spaced_steps
-from sftscope.train.config import TrainConfig
+from sftscope.core.schema import TrainConfig
 from sftscope.train.recipes import STUDY_SAVE_STEPS, apply_recipe, resolve_schedule, split_batch
 
 

@@ -22,10 +22,11 @@ def _say(msg: str) -> None:
 def _analyze_cfg(run_dir: Path, overrides: dict):
     """The run's ``analyze`` config section (from RUN_DIR/config.yaml when present) with CLI overrides."""
     from ..core.config import read_yaml
-    from .config import AnalyzeConfig
+    from ..core.layout import RunLayout
+    from ..core.schema import AnalyzeConfig
 
     section = {}
-    cfg_path = run_dir / "config.yaml"
+    cfg_path = RunLayout(run_dir).config
     if cfg_path.exists():
         section = dict(read_yaml(cfg_path).get("analyze") or {})
     section.update({k: v for k, v in overrides.items() if v is not None})
@@ -103,15 +104,14 @@ def _trajectory(file: Path, tol: float | None, scale: str, use_ci: bool, fmt: st
 
 
 def _run_dir(run_dir: Path, out: Path | None, overrides: dict) -> None:
-    from ..core.rundir import RunDir
-    from .stage import run
+    from ..core.layout import RunLayout
+    from .stage import analyze_store
 
     cfg = _analyze_cfg(run_dir, overrides)
-    db = run_dir / "results.sqlite"
-    rd = RunDir(run_dir)
-    with rd.stage("analyze") as info:
-        summary = run(db, out or run_dir / "analysis", cfg, progress=_say)
-        info["outputs"] = str(out or run_dir / "analysis")
+    layout = RunLayout(run_dir)
+    with layout.stage("analyze") as info:
+        summary = analyze_store(layout.results_db, out or layout.analysis_dir, cfg, progress=_say)
+        info["outputs"] = str(out or layout.analysis_dir)
     for r, v in summary["verdicts"].items():
         typer.echo(f"{r}: {v}")
     for claim, status in summary["phenomena"].items():
@@ -119,9 +119,12 @@ def _run_dir(run_dir: Path, out: Path | None, overrides: dict) -> None:
 
 
 def _default_probe_out(args: list[str]) -> Path:
+    from ..core.checkpoints import split_step
+    from ..core.layout import PROBES_DIRNAME, RunLayout
+
     for a in args:
-        p = Path(a.split("=", 1)[-1])
-        for cand in (p, p.parent, p.parent.parent):
-            if (cand / "results.sqlite").exists() or (cand / "manifest.json").exists():
-                return cand / "analysis" / "probes"
-    return Path("probes")
+        p = Path(split_step(a)[0])
+        for cand in (p, p.parent, p.parent.parent, p.parent.parent.parent):
+            if RunLayout.looks_like_run(cand):
+                return RunLayout(cand).probes_dir
+    return Path(PROBES_DIRNAME)

@@ -8,62 +8,32 @@ rounding at -12, plenty for NLL curves, half the bytes of float32) and the aggre
 ``probe_summary.json``: mean NLL, NLL by position bucket, think vs answer NLL, and the student/teacher
 log-ratio (mean student minus mean teacher log-prob per token) when the rows carry teacher log-probs.
 
-Long sequences are scored in chunks with the KV cache, so the logits held at once are ``chunk x vocab``
-whatever the sequence length.
+The scoring itself is ``backends.logprobs.token_logprobs`` (shared with distillation): one pass of the
+model, then the vocabulary projection ``chunk`` positions at a time, so the logits held at once are
+``chunk x vocab`` whatever the sequence length.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from ..backends.logprobs import token_logprobs
 from ..core.benchmarks import THINK_CLOSE
+from ..core.checkpoints import CheckpointRef, materialize, resolve_checkpoints  # noqa: F401 (re-exported)
 from ..core.errors import DataError, SftscopeError
 from ..core.io import atomic_open, read_rows, write_json
+from ..core.layout import PROBE_SUMMARY
 
 # Token-position buckets of the scored completion: early tokens (format, first step) behave unlike late ones.
 BUCKETS = ((0, 64), (64, 256), (256, 1024), (1024, None))
-_CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    id: str
-    step: int | None
-    path: Path
-
-
-def resolve_checkpoints(args: list[str]) -> list[Checkpoint]:
-    """Checkpoints from arguments: a model folder (has config.json), a folder of ``checkpoint-<step>``
-    folders (a run's ``checkpoints/`` or the run dir itself), or ``STEP=PATH`` / ``PATH@STEP`` to name a step
-    (e.g. the base model as ``0=/models/base``). Sorted by step; errors name the argument and the fix."""
-    out: list[Checkpoint] = []
-    for arg in args:
-        step = None
-        if "=" in arg and arg.split("=", 1)[0].isdigit():
-            s, arg = arg.split("=", 1)
-            step = int(s)
-        elif "@" in arg and arg.rsplit("@", 1)[1].isdigit():  # PATH@STEP, as `sftscope eval` spells it
-            arg, s = arg.rsplit("@", 1)
-            step = int(s)
-        p = Path(arg)
-        if (p / "config.json").exists():
-            m = _CKPT.match(p.name)
-            out.append(Checkpoint(p.name, step if step is not None else int(m.group(1)) if m else None, p))
-            continue
-        kids = [c for c in (p / "checkpoints", p) if c.is_dir()]
-        found = sorted(((int(m.group(1)), c) for d in kids for c in d.iterdir()
-                        if (m := _CKPT.match(c.name)) and (c / "config.json").exists()), key=lambda t: t[0])
-        if not found:
-            raise SftscopeError(f"--checkpoints {arg!r}: not a model folder (no config.json) and holds no "
-                                f"checkpoint-<step>/ folders; pass a checkpoint path, a folder of them, or STEP=PATH")
-        out.extend(Checkpoint(c.name, s, c) for s, c in found)
-    return sorted(out, key=lambda c: (c.step is None, c.step if c.step is not None else 0, c.id))
+# The one checkpoint reference and resolver (``sftscope probe`` accepts every form ``sftscope eval`` does).
+Checkpoint = CheckpointRef
 
 
 def load_refs(path: str | Path) -> list[dict]:
@@ -97,38 +67,6 @@ def encode_ref(tokenizer, row: dict) -> tuple[list[int], int, int]:
     t_ids = tokenizer(think, add_special_tokens=False)["input_ids"] if think else []
     a_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] if answer else []
     return p_ids + t_ids + a_ids, len(p_ids), len(t_ids)
-
-
-def token_logprobs(model, ids: list[int], start: int, chunk: int = 512) -> np.ndarray:
-    """log p(ids[t] | ids[:t]) for t in [start, len(ids)), computed chunk by chunk with the KV cache."""
-    import torch
-
-    if start < 1:
-        raise SftscopeError("scoring needs at least one prompt token before the scored text")
-    device = next(model.parameters()).device
-    x = torch.tensor([ids], device=device)
-    n, past, pieces = len(ids), None, []
-    cache_kw = _cache_kwarg(model)
-    with torch.inference_mode():
-        for s in range(0, n - 1, chunk):
-            e = min(s + chunk, n - 1)  # positions s..e-1 predict tokens s+1..e
-            out = model(input_ids=x[:, s:e], use_cache=True, **({cache_kw: past} if past is not None else {}))
-            past = out.get("cache", None) if out.get("cache", None) is not None else out.get("past_key_values")
-            if e <= start - 1:
-                continue  # prompt-only chunk: nothing to score, the cache is what we need
-            logits = out.logits[0].float()
-            tgt = x[0, s + 1:e + 1]
-            pieces.append(torch.log_softmax(logits, dim=-1).gather(1, tgt[:, None])[:, 0])
-    lp = torch.cat(pieces).cpu().numpy() if pieces else np.zeros(0, np.float32)
-    # The first kept chunk starts at the multiple of ``chunk`` at or below position start-1.
-    return lp[(start - 1) % chunk:].astype(np.float32)
-
-
-def _cache_kwarg(model) -> str:
-    """transformers >= 5.2x names the KV cache argument ``cache`` (``past_key_values`` is deprecated)."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def bucket_label(lo: int, hi: int | None) -> str:
@@ -175,11 +113,12 @@ def probe(checkpoints: list[Checkpoint], refs: dict[str, list[dict]], out_dir: s
     scored, summary = [], []
     for ck in checkpoints:
         say(f"probe {ck.id} (step {ck.step})")
-        tok = AutoTokenizer.from_pretrained(ck.path)
+        path = materialize(ck)  # a hub step subfolder or revision is downloaded on first use
+        tok = AutoTokenizer.from_pretrained(path)
         # float32 on CPU (bf16 matmuls are slow and lossy there); the checkpoint's own dtype on GPU, where a
         # 7B model in float32 would double the memory. Log-softmax is always taken in float32.
         dtype = torch.float32 if str(device).startswith("cpu") else "auto"
-        model = AutoModelForCausalLM.from_pretrained(ck.path, dtype=dtype).to(device).eval()
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
         for ref_set, rows in refs.items():
             done = [_score_row(model, tok, ck, ref_set, i, r, chunk) for i, r in enumerate(rows)]
             scored.extend(done)
@@ -188,13 +127,13 @@ def probe(checkpoints: list[Checkpoint], refs: dict[str, list[dict]], out_dir: s
     _write_parquet(Path(out_dir) / "logprobs.parquet", scored, precision)
     payload = {"schema_version": 1, "chunk": chunk, "precision": precision,
                "buckets": [bucket_label(lo, hi) for lo, hi in BUCKETS], "summary": summary}
-    write_json(Path(out_dir) / "probe_summary.json", payload)
+    write_json(Path(out_dir) / PROBE_SUMMARY, payload)
     return payload
 
 
 def _score_row(model, tok, ck: Checkpoint, ref_set: str, i: int, row: dict, chunk: int) -> dict:
     ids, start, n_think = encode_ref(tok, row)
-    lp = token_logprobs(model, ids, start, chunk)
+    lp = token_logprobs(model, ids, start, chunk).logprobs
     teacher = row.get("logprob")
     ratio = None
     if teacher:

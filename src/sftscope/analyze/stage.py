@@ -1,14 +1,17 @@
 """The ``analyze`` stage: results store in, ``analysis/*.json`` out.
 
-``run(db_path, out_dir, cfg)`` reads every sample of ``results.sqlite`` and writes, atomically,
+``run(cfg, layout)`` (the pipeline's entry) scores the log-prob probes when the data stage wrote probe
+references, then analyzes the run's store. ``analyze_store(db_path, out_dir, cfg)`` reads every sample of
+``results.sqlite`` and writes, atomically,
 ``trajectories.json`` (per run/step/benchmark and per run/step/domain: mean and paired-bootstrap CI,
-delta vs base with its CI), ``patterns.json``, ``lengths.json``, ``behaviours.json``, ``safety.json``,
+delta vs base with its CI), ``patterns.json``, ``lengths.json``, ``behaviors.json``, ``safety.json``,
 ``conditions.json`` (matrix, verdicts, the four claims) and ``summary.json``. Only the numbers in the store
 are used; nothing is canned.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Callable
@@ -17,11 +20,12 @@ import pandas as pd
 
 from ..core.errors import DataError
 from ..core.io import write_json
+from ..core.layout import PROBE_SETS, RunLayout
 from ..core.store import ResultsStore
-from . import behaviours as beh
-from .behaviour_cases import CASES, HELDOUT
+from . import behaviors as beh
+from .behavior_cases import CASES, HELDOUT
 from .conditions import build_conditions, condition_matrix, in_domain_of
-from .config import AnalyzeConfig
+from ..core.schema import AnalyzeConfig
 from .lengths import _records, analyze_lengths
 from ..core.patterns import analyze_table, default_tol, detect_scale
 from .phenomena import phenomena
@@ -29,7 +33,7 @@ from .safety import safety_table, tradeoff_summary
 from .trajectories import CI_LEVEL, label_versions, score_table
 
 ANALYSIS_SCHEMA_VERSION = 1
-FILES = ("trajectories.json", "patterns.json", "lengths.json", "behaviours.json", "safety.json", "conditions.json")
+FILES = ("trajectories.json", "patterns.json", "lengths.json", "behaviors.json", "safety.json", "conditions.json")
 
 
 def load_samples(db_path: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
@@ -45,8 +49,8 @@ def load_samples(db_path: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
     return label_versions(samples), runs
 
 
-def run(db_path: Path, out_dir: Path, cfg: AnalyzeConfig | None = None,
-        progress: Callable[[str], None] | None = None) -> dict:
+def analyze_store(db_path: Path, out_dir: Path, cfg: AnalyzeConfig | None = None,
+                  progress: Callable[[str], None] | None = None) -> dict:
     """Analyze a results store into ``out_dir``; returns the summary (also written as ``summary.json``)."""
     cfg = cfg or AnalyzeConfig()
     say = progress or (lambda msg: None)
@@ -61,8 +65,8 @@ def run(db_path: Path, out_dir: Path, cfg: AnalyzeConfig | None = None,
     traj = _trajectories(samples, cfg, tol, scale)
     say("lengths")
     lengths = analyze_lengths(samples, tol)
-    say("behaviours")
-    behaviours = _behaviours(samples, in_domain, cfg)
+    say("behaviors")
+    behaviors = _behaviors(samples, in_domain, cfg)
     say("safety and conditions")
     srows = safety_table(samples, traj["domain_table"])
     safety = {"by_checkpoint": srows, "tradeoff": tradeoff_summary(srows)}
@@ -71,7 +75,7 @@ def run(db_path: Path, out_dir: Path, cfg: AnalyzeConfig | None = None,
                   "phenomena": phenomena(conds, traj["patterns"]["benchmarks"], tol)}
 
     payloads = {"trajectories.json": traj["payload"], "patterns.json": traj["patterns"], "lengths.json": lengths,
-                "behaviours.json": behaviours, "safety.json": safety, "conditions.json": conditions}
+                "behaviors.json": behaviors, "safety.json": safety, "conditions.json": conditions}
     for name, obj in payloads.items():
         write_json(out_dir / name, {"schema_version": ANALYSIS_SCHEMA_VERSION, **obj})
     summary = {
@@ -105,14 +109,14 @@ def _trajectories(samples: pd.DataFrame, cfg: AnalyzeConfig, tol: float, scale: 
     return {"payload": payload, "patterns": patterns, "domain_table": domain}
 
 
-def _behaviours(samples: pd.DataFrame, in_domain: dict[str, list[str]], cfg: AnalyzeConfig) -> dict:
-    cap = cfg.behaviour_max_per_cell
+def _behaviors(samples: pd.DataFrame, in_domain: dict[str, list[str]], cfg: AnalyzeConfig) -> dict:
+    cap = cfg.behavior_max_per_cell
     picked = samples if cap is None else samples.groupby(["run", "step", "domain"], group_keys=False)[samples.columns.tolist()] \
         .apply(lambda g: g.sample(n=min(cap, len(g)), random_state=cfg.seed) if len(g) > cap else g)
     tagged = beh.tag_samples(picked)
-    out = {"tagger_version": beh.TAGGER_VERSION, "behaviours": list(beh.BEHAVIOURS),
+    out = {"tagger_version": beh.TAGGER_VERSION, "behaviors": list(beh.BEHAVIORS),
            "responses_tagged": int(len(picked)), "responses_total": int(len(samples)), "max_per_cell": cap,
-           "by_checkpoint": beh.behaviour_table(tagged), "transfer": beh.transfer_view(tagged, in_domain),
+           "by_checkpoint": beh.behavior_table(tagged), "transfer": beh.transfer_view(tagged, in_domain),
            "tagger_eval": {"tuning": _strip(beh.evaluate_tagger(CASES)), "heldout": _strip(beh.evaluate_tagger(HELDOUT))}}
     if cfg.llm_tagger is not None:
         out["llm_tagger"] = _llm_tagger(samples, cfg)
@@ -136,3 +140,36 @@ def _llm_tagger(samples: pd.DataFrame, cfg: AnalyzeConfig) -> dict:
     finally:
         backend.close()
     return {"model": lc.model, "agreement": beh.llm_agreement(texts, counts)}
+
+
+def outputs(cfg, layout: RunLayout, condition=None) -> list[Path]:
+    """Files whose presence (with the manifest's ``done``) lets the pipeline skip this stage."""
+    return [layout.analysis_file("summary.json")]
+
+
+def run(cfg, layout: RunLayout, condition=None, progress: Callable[[str], None] | None = None) -> dict:
+    """The pipeline's entry: probes (when the data stage wrote their references), then the analysis."""
+    if cfg.analyze.probe_rows and all(layout.probe_refs(s).is_file() for s in PROBE_SETS):
+        run_probes(cfg, layout, progress)
+    analyze_store(layout.results_db, layout.analysis_dir, cfg.analyze, progress=progress)
+    return {}
+
+
+def run_probes(cfg, layout: RunLayout, progress: Callable[[str], None] | None = None) -> None:
+    """Score the held-out probe references under every base model (once per model, step 0) and every
+    condition's checkpoints; writes ``layout.probes_dir``."""
+    from ..core.checkpoints import resolve_checkpoints
+    from ..core.conditions import base_model, expand_conditions, label
+    from .logprobs import load_refs, probe
+
+    refs = {s: load_refs(layout.probe_refs(s)) for s in PROBE_SETS}
+    bases, ckpts = {}, []
+    for cond in expand_conditions(cfg):
+        model = base_model(cond.cfg)
+        if model and model not in bases:
+            [ref] = resolve_checkpoints([], base=model, run=label(model))
+            bases[model] = dataclasses.replace(ref, id=f"{label(model)}/base")
+        if layout.checkpoints(cond.name).is_dir():
+            ckpts.extend(r for r in resolve_checkpoints([str(layout.checkpoints(cond.name))], run=cond.name)
+                         if Path(r.path).joinpath("config.json").exists())
+    probe([*bases.values(), *ckpts], refs, layout.probes_dir, progress=progress)

@@ -12,6 +12,7 @@ import copy
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -30,29 +31,53 @@ class StrictModel(BaseModel):
 
 
 def find_config(name_or_path: str | Path) -> Path:
-    """Resolve a config argument: an existing path, or a name shipped with the package
-    (``demo``, ``quick``, ``paper/<experiment>``)."""
+    """Resolve a config argument. A path is a path: an argument with a ``.yaml``/``.yml`` suffix or a directory
+    separator must exist as given (it is never replaced by a shipped config with the same file name). A name
+    without suffix (``demo``, ``quick``, ``paper/<experiment>``) names a config shipped with the package,
+    unless a file of that name exists in the working directory."""
     p = Path(name_or_path)
     if p.exists():
         return p
-    for cand in (PACKAGE_CONFIGS / p, PACKAGE_CONFIGS / f"{p}.yaml", PACKAGE_CONFIGS / p.name):
-        if cand.is_file():
-            return cand
+    text = str(name_or_path)
     aliases = json.loads((PACKAGE_CONFIGS / "aliases.json").read_text())["aliases"]
-    if str(name_or_path).removesuffix(".yaml") in aliases:  # renamed shipped configs still resolve, with a warning
-        new = aliases[str(name_or_path).removesuffix(".yaml")]
-        logging.getLogger(__name__).warning("config %s is deprecated: it is now %s", name_or_path, new)
-        return PACKAGE_CONFIGS / f"{new}.yaml"
+    if text in aliases:  # renamed shipped configs still resolve, with a warning
+        logging.getLogger(__name__).warning("config %s is deprecated: it is now %s", text, aliases[text])
+        return PACKAGE_CONFIGS / f"{aliases[text]}.yaml"
     shipped = sorted(str(c.relative_to(PACKAGE_CONFIGS).with_suffix("")) for c in PACKAGE_CONFIGS.rglob("*.yaml"))
-    raise ConfigError([f"config file {str(name_or_path)!r} not found.{did_you_mean(str(name_or_path), shipped)} "
+    # "paper/<experiment>" has a separator but is a shipped name (no suffix): only a name that is shipped counts
+    if p.suffix in (".yaml", ".yml") or ((os.sep in text or "/" in text) and text not in shipped):
+        raise ConfigError([f"config file {text!r} not found (a path is used as given; it is not looked up among "
+                           f"the shipped configs). Check the path, or give a shipped name: {', '.join(shipped)}"])
+    cand = PACKAGE_CONFIGS / f"{p}.yaml"
+    if cand.is_file():
+        return cand
+    raise ConfigError([f"config file {text!r} not found.{did_you_mean(text, shipped)} "
                        f"Shipped configs: {', '.join(shipped)}"])
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice in one mapping (PyYAML keeps the last one silently, so a
+    pasted second ``lr:`` would win without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: PyYAML's own error follows below
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first given on line {first})", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: Path) -> dict:
     if path.is_dir():
         raise ConfigError([f"{path}: is a directory, expected a YAML file"])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except FileNotFoundError:
         raise ConfigError([f"file not found: {path}"]) from None
     except UnicodeDecodeError:
@@ -149,17 +174,74 @@ def format_validation_error(err: ValidationError, model: type[BaseModel]) -> lis
     return problems
 
 
+# Config keys that were renamed: old dotted key -> new dotted key. The old key still works, with a warning.
+DEPRECATED_KEYS = {
+    "analyze.behaviour_max_per_cell": "analyze.behavior_max_per_cell",
+}
+
+
+def migrate_keys(data: dict, source: str | None = None) -> dict:
+    """Rename deprecated keys (``DEPRECATED_KEYS``) to their new names, warning once per key. A config
+    that sets both the old and the new key is an error (which one was meant is unknowable)."""
+    import warnings
+
+    data = copy.deepcopy(data)
+    for old, new in DEPRECATED_KEYS.items():
+        *parents, leaf = old.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        new_leaf = new.rsplit(".", 1)[-1]
+        where = f"{source}: " if source else ""
+        if new_leaf in node:
+            raise ConfigError([f"{where}both {old!r} (deprecated) and {new!r} are set; keep only {new!r}"])
+        warnings.warn(f"{where}config key {old!r} is deprecated; use {new!r}", FutureWarning, stacklevel=3)
+        node[new_leaf] = node.pop(leaf)
+    return data
+
+
 def validate_dict(data: dict, model: type[BaseModel], source: str | None = None):
+    data = migrate_keys(data, source) if isinstance(data, dict) else data
     try:
         return model.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, model), source=source) from None
+    except ConfigError as err:  # raised by a model validator (cross-field checks): name the file
+        if err.source is not None or source is None:
+            raise
+        raise ConfigError(err.problems, source=source) from None
+
+
+def dotted_key_problem(model: type[BaseModel], key: str) -> str | None:
+    """Why the dotted ``key`` (``train.lr``) addresses no setting of ``model``; None when it does. Below a
+    free-form ``dict`` field (``eval.backend_kwargs.device``) any sub-key is accepted."""
+    cur: Any = model
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        if not (isinstance(cur, type) and issubclass(cur, BaseModel)):
+            return None  # inside a dict-valued setting: free-form
+        if part not in cur.model_fields:
+            where = ".".join(parts[:i]) or "the top level"
+            return f"unknown key {part!r} at {where}.{did_you_mean(part, list(cur.model_fields))}"
+        cur = _model_in_annotation(cur.model_fields[part].annotation) or (
+            dict if i + 1 < len(parts) and _is_dict(cur.model_fields[part].annotation) else None)
+        if cur is None and i + 1 < len(parts):
+            return f"{'.'.join(parts[:i + 1])!r} is a single setting, it has no {parts[i + 1]!r}"
+    return None
+
+
+def _is_dict(ann: Any) -> bool:
+    import typing
+
+    return ann is dict or typing.get_origin(ann) is dict or any(_is_dict(a) for a in typing.get_args(ann))
 
 
 def load_config(path_or_name: str | Path | None = None, overrides: Iterable[str] = (), model=None, data: dict | None = None):
     """Load a run config (a path, a shipped name, or ``data``), apply overrides, validate everything at once."""
     if model is None:
-        from ..config_schema import RunConfig as model  # noqa: N813 (late import: schema imports stage sections)
+        from .schema import RunConfig as model  # noqa: N813 (late import: the schema imports this module)
     source = None
     if data is None:
         path = find_config(path_or_name) if path_or_name is not None else None

@@ -55,12 +55,6 @@ def atomic_write_text(path: PathLike, text: str) -> Path:
     return Path(path)
 
 
-def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
-    with atomic_open(path, "wb") as fh:
-        fh.write(data)
-    return Path(path)
-
-
 def write_json(path: PathLike, obj: Any, indent: int | None = 2) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=_json_default) + "\n")
 

@@ -40,10 +40,6 @@ class Registry:
         self._entries[name] = _Entry(target, dict(meta))
         return target
 
-    def add_loader(self, module: str) -> None:
-        self._loaders.append(module)
-        self._loaded = False
-
     def _ensure_loaded(self) -> None:
         if self._loaded:
             return
@@ -97,9 +93,10 @@ def resolve(spec: str) -> Any:
 BENCHMARKS = Registry("benchmark", ("sftscope.evaluate.benchmarks",))
 GENERATION_BACKENDS = Registry("generation backend", ("sftscope.backends.generation",))
 EXECUTORS = Registry("executor", ("sftscope.backends.executors",))
-SCORERS = Registry("scorer", ("sftscope.scoring",))
+SCORERS = Registry("scorer", ("sftscope.scoring", "sftscope.tasks"))  # tasks register their own scorers
 DATA_SOURCES = Registry("data source", ("sftscope.data",))
 MODELS = Registry("model", ("sftscope.organism",))
+TASKS = Registry("task", ("sftscope.tasks",))
 
 ALL: dict[str, Registry] = {
     "benchmarks": BENCHMARKS,
@@ -108,6 +105,7 @@ ALL: dict[str, Registry] = {
     "scorers": SCORERS,
     "data_sources": DATA_SOURCES,
     "models": MODELS,
+    "tasks": TASKS,
 }
 
 Factory = Callable[..., Any]

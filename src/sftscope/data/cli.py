@@ -46,7 +46,7 @@ def _write(rows: list[dict], out: Path, fmt: str, started: float) -> None:
 
 def _config(data: dict):
     from ..core.config import validate_dict
-    from .config import DataConfig
+    from ..core.schema import DataConfig
 
     return validate_dict(data, DataConfig, source="(command-line options)")
 
@@ -73,9 +73,7 @@ def countdown_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing --out file"),
 ):
     """Countdown rows with verified long-CoT traces (or a data-quality variant of them)."""
-    from .variants import build_countdown_rows
-
-    from .variants import COUNTDOWN_VARIANTS
+    from .countdown import COUNTDOWN_VARIANTS, build_countdown_rows
 
     started = time.perf_counter()
     if variant not in COUNTDOWN_VARIANTS:
@@ -136,7 +134,7 @@ def hf_cmd(
     overwrite: bool = typer.Option(False, "--overwrite"),
 ):
     """Rows from an HF dataset or a local file with a column mapping (e.g. Math-CoT-20k)."""
-    from .config import HFSourceOptions
+    from ..core.schema import HFSourceOptions
     from .hf_source import build_hf_rows
 
     started = time.perf_counter()
@@ -157,7 +155,7 @@ def stats_cmd(
     path: Path = typer.Argument(..., help="rows file (.jsonl, .json or .parquet)"),
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="HF tokenizer (folder or cached id) for token lengths"),
 ):
-    """Print a table of a rows file (counts, verified rate, lengths, behaviour markers) and write PATH.stats.json."""
+    """Print a table of a rows file (counts, verified rate, lengths, behavior markers) and write PATH.stats.json."""
     from ..core.io import write_json
     from .rows import load_rows
     from .stats import compute_stats, load_tokenizer, print_stats, stats_path
@@ -176,4 +174,4 @@ def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to the main app."""
     app.add_typer(data_app, name="data")
 
-from .distill_cli import register as _add_distill; _add_distill(data_app)  # issue 8: adds `data distill` (teacher distillation; code in distill_cli.py)
+from .distill.cli import register as _add_distill; _add_distill(data_app)  # issue 8: adds `data distill` (teacher distillation; code in distill/cli.py)

@@ -25,13 +25,6 @@ REQUIRED = ("id", "messages", "answer", "variant", "verified", "source")
 VARIANTS = ("cot", "nocot", "unverified", "short", "reference")
 
 
-def countdown_question(numbers, target: int, use_all: bool = True) -> str:
-    rule = "each number exactly once" if use_all else "each number at most once"
-    nums = ", ".join(str(x) for x in numbers)
-    return (f"Using the numbers [{nums}], create an arithmetic expression that equals {target}. "
-            f"You may use +, -, * and / and parentheses, and {rule}. Write only the expression in the box.")
-
-
 def make_row(id: str, question: str, response: str, /, *, answer: str, variant: str, verified: bool,
              source: str, meta: dict | None = None, **extra: Any) -> dict:
     """One row in the shared schema (``extra`` holds source-specific gold fields, e.g. numbers/target)."""
@@ -92,7 +85,3 @@ def iter_rows(path: str | Path) -> Iterator[tuple[str, dict]]:
 
 def load_rows(path: str | Path) -> list[dict]:
     return [row for _, row in iter_rows(path)]
-
-
-def variants_in(rows: Iterable[dict]) -> list[str]:
-    return sorted({r["variant"] for r in rows})

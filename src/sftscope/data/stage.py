@@ -1,18 +1,21 @@
 """The data stage: build rows from the configured source and write one file per variant.
 
-``run(cfg, out_dir)`` writes ``<out_dir>/<variant>.jsonl`` (or ``.parquet``) and ``<variant>.jsonl.stats.json``
-for every requested variant, and returns ``{variant: path}``. Every file is written atomically and only
-after all its rows are built, so a failure never leaves a partial file.
+``run(cfg, layout)`` (the pipeline's entry) writes ``layout.data_file(variant, fmt)`` and its stats file
+for every variant the run's conditions need, plus held-out probe references when ``analyze.probe_rows``
+asks for them. ``build_files(data_cfg, out_dir)`` does the same for any folder (``sftscope data``). Every
+file is written atomically and only after all its rows are built, so a failure never leaves a partial file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.conditions import run_variants
 from ..core.errors import DataError
-from ..core.io import write_json, write_rows
+from ..core.io import read_rows, write_json, write_rows
+from ..core.layout import PROBE_SETS, RunLayout, data_file_name
 from ..core.registry import DATA_SOURCES
-from .config import DataConfig
+from ..core.schema import DataConfig
 from .rows import load_rows
 from .stats import compute_stats, stats_path
 
@@ -55,9 +58,44 @@ def write_variant(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def run(cfg: DataConfig, out_dir: str | Path) -> dict[str, Path]:
+def build_files(cfg: DataConfig, out_dir: str | Path) -> dict[str, Path]:
     """Build the data and write one file per variant under ``out_dir``; returns ``{variant: path}``."""
-    out_dir = Path(out_dir)
     by_variant = build(cfg, out_dir)  # everything is built before anything is written
-    suffix = ".parquet" if cfg.format == "parquet" else ".jsonl"
-    return {v: write_variant(rows, out_dir / f"{v}{suffix}") for v, rows in by_variant.items()}
+    return {v: write_variant(rows, Path(out_dir) / data_file_name(v, cfg.format)) for v, rows in by_variant.items()}
+
+
+# -- the pipeline's entry -----------------------------------------------------------------------------------
+PROBE_SEED_OFFSET = 7919  # held-out problems come from another seed than the training rows
+
+
+def _probe_wanted(cfg) -> bool:
+    return bool(cfg.analyze.probe_rows) and cfg.data.source == "countdown" and not cfg.data.path
+
+
+def outputs(cfg, layout: RunLayout, condition=None) -> list[Path]:
+    """Files whose presence (with the manifest's ``done``) lets the pipeline skip this stage."""
+    if cfg.data.path:
+        return []
+    files = [layout.data_file(v, cfg.data.format) for v in run_variants(cfg)]
+    return files + ([layout.probe_refs(v) for v in PROBE_SETS] if _probe_wanted(cfg) else [])
+
+
+def run(cfg, layout: RunLayout, condition=None) -> dict:
+    """Build every variant the run needs into the run's data folder; returns what the manifest records."""
+    if cfg.data.path:  # user-supplied rows: nothing to build
+        return {"files": {v: cfg.data.path for v in run_variants(cfg)}}
+    data_cfg = cfg.data.model_copy(update={"variants": run_variants(cfg)})
+    files = build_files(data_cfg, layout.data_dir)
+    if _probe_wanted(cfg):
+        write_probe_refs(cfg, layout, files)
+    return {"files": {k: str(v) for k, v in files.items()}}
+
+
+def write_probe_refs(cfg, layout: RunLayout, train_files: dict[str, Path]) -> None:
+    """Held-out probe references: ``probe_rows`` verified and wrong traces of problems no variant trains on."""
+    held = cfg.data.model_copy(update={"n": cfg.analyze.probe_rows * 4, "seed": cfg.data.seed + PROBE_SEED_OFFSET,
+                                       "variants": list(PROBE_SETS), "format": "jsonl"})
+    trained = {r["id"] for p in train_files.values() for r in read_rows(p)}
+    for variant, rows in build(held).items():
+        kept = [r for r in rows if r["id"] not in trained][:cfg.analyze.probe_rows]
+        write_rows(layout.probe_refs(variant), kept)

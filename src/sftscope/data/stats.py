@@ -1,6 +1,6 @@
-"""Statistics of a rows file: counts, verified rate, lengths and behaviour markers.
+"""Statistics of a rows file: counts, verified rate, lengths and behavior markers.
 
-``behaviour_markers`` is a small phrase counter for the two behaviours the data is built to show
+``behavior_markers`` is a small phrase counter for the two behaviors the data is built to show
 (backtracking, verification). It is a data-quality check, not the analysis stage's versioned tagger.
 """
 
@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..core.layout import stats_path  # noqa: F401 (re-exported: the stats file's one name)
 from ..core.errors import DataError
 from ..scoring.base import split_response
 from .rows import assistant_text
@@ -25,8 +26,8 @@ _MARKERS = {
 }
 
 
-def behaviour_markers(text: str) -> dict[str, int]:
-    """Count marker phrases per behaviour in ``text`` (e.g. {"backtracking": 3, "verification": 2})."""
+def behavior_markers(text: str) -> dict[str, int]:
+    """Count marker phrases per behavior in ``text`` (e.g. {"backtracking": 3, "verification": 2})."""
     return {name: len(rx.findall(text or "")) for name, rx in _MARKERS.items()}
 
 
@@ -59,7 +60,7 @@ def compute_stats(rows: Sequence[dict], tokenizer=None) -> dict[str, Any]:
     """Row counts, verified rate, length distributions (chars, think chars, tokens) and marker counts per row."""
     texts = [assistant_text(r) for r in rows]
     thinks = [split_response(t).think or "" for t in texts]
-    markers = [behaviour_markers(t) for t in thinks]
+    markers = [behavior_markers(t) for t in thinks]
     by_variant: dict[str, dict] = {}
     for r in rows:
         v = by_variant.setdefault(str(r.get("variant")), {"rows": 0, "verified": 0})
@@ -89,13 +90,6 @@ def compute_stats(rows: Sequence[dict], tokenizer=None) -> dict[str, Any]:
         out["tokens"] = describe([len(x) for x in ids])
         out["tokenizer"] = getattr(tokenizer, "name_or_path", None)
     return out
-
-
-def stats_path(path: str | Path) -> Path:
-    """``cot.jsonl`` -> ``cot.jsonl.stats.json`` (the issue's ``PATH.stats.json``: a .jsonl and a .parquet
-    of the same stem never share one stats file)."""
-    path = Path(path)
-    return path.with_name(f"{path.name}.stats.json")
 
 
 def print_stats(stats: dict, title: str, console=None) -> None:

@@ -16,9 +16,10 @@ from typing import List, Optional
 import typer
 
 from ..core.errors import ConfigError, SftscopeError
+from ..core.layout import RESULTS_DB_NAME
 
 _COLUMNS = ("checkpoint", "run", "step", "benchmark", "domain", "version", "n_items", "n_samples", "mean",
-            "ci_low", "ci_high", "truncation_rate", "mean_response_tokens")
+            "ci_low", "ci_high", "truncation_rate", "ungradeable_rate", "mean_response_tokens")
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
@@ -35,6 +36,17 @@ def _split_names(values: list[str] | None) -> list[str]:
     return [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
 
 
+def _check_sources(sources: dict, benchmarks: list[str]) -> None:
+    """A ``--source NAME=PATH`` whose NAME is not evaluated would be ignored silently: an error instead."""
+    from ..core.errors import did_you_mean
+
+    for name, path in sources.items():
+        if name not in benchmarks:
+            raise SftscopeError(f"--source {name}={path}: {name!r} is not one of the benchmarks evaluated "
+                                f"({', '.join(benchmarks)}).{did_you_mean(name, benchmarks)} Fix the name or add "
+                                f"it with --benchmarks {name}.")
+
+
 def _read_config_file(path: str) -> dict:
     """An eval section from FILE: a run config's ``eval:`` section, or a file holding only eval keys."""
     from ..core.config import read_yaml
@@ -49,7 +61,7 @@ def _read_config_file(path: str) -> dict:
 def build_config(config: str | None, flags: dict) -> "EvalConfig":  # noqa: F821
     """EvalConfig from the config file (if any) overlaid with the flags the user gave (None = not given)."""
     from ..core.config import validate_dict
-    from .config import EvalConfig
+    from ..core.schema import EvalConfig
 
     data = _read_config_file(config) if config else {}
     data.update({k: v for k, v in flags.items() if v not in (None, [], {})})
@@ -75,12 +87,16 @@ def render(aggs: list[dict], fmt: str) -> str:
     from rich.table import Table
 
     t = Table(title="sftscope eval")
-    for c in ("run", "step", "benchmark", "domain", "items x samples", "mean", "95% CI", "truncated", "tokens"):
+    from .metrics import UNGRADEABLE_WARN_RATE
+
+    for c in ("run", "step", "benchmark", "domain", "items x samples", "mean", "95% CI", "truncated", "ungradeable",
+              "tokens"):
         t.add_column(c)
     for a in aggs:
+        ung = a.get("ungradeable_rate", float("nan"))
         t.add_row(a["run"], str(a["step"]), a["benchmark"], a["domain"], f"{a['n_items']} x {a['n_samples']}",
                   f"{a['mean']:.3f}", f"[{a['ci_low']:.3f}, {a['ci_high']:.3f}]", f"{a['truncation_rate']:.2f}",
-                  f"{a['mean_response_tokens']:.1f}")
+                  f"{ung:.2f}" + (" (!)" if ung > UNGRADEABLE_WARN_RATE else ""), f"{a['mean_response_tokens']:.1f}")
     buf = io.StringIO()
     Console(file=buf, width=140).print(t)
     return buf.getvalue().rstrip("\n")
@@ -105,7 +121,7 @@ def register(app: typer.Typer) -> None:
         top_k: Optional[int] = typer.Option(None, "--top-k"),
         seed: Optional[int] = typer.Option(None, "--seed"),
         batch_size: Optional[int] = typer.Option(None, "--batch-size"),
-        db: str = typer.Option("results.sqlite", "--db", help="results store (SQLite)"),
+        db: str = typer.Option(RESULTS_DB_NAME, "--db", help="results store (SQLite)"),
         executor: Optional[str] = typer.Option(None, "--executor", help="local | ray"),
         fmt: str = typer.Option("table", "--format", help="table | json | csv (stdout)"),
         source: Optional[List[str]] = typer.Option(None, "--source",
@@ -121,7 +137,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Evaluate every checkpoint on every benchmark (cached, resumable) and print the aggregates."""
         from . import stage
-        from .checkpoints import resolve_checkpoints
+        from ..core.checkpoints import resolve_checkpoints
 
         if fmt not in ("table", "json", "csv"):
             raise SftscopeError(f"--format {fmt!r}: choose table, json or csv")
@@ -132,6 +148,7 @@ def register(app: typer.Typer) -> None:
                  "base": base, "checkpoints": [*(checkpoints or []), *(more or [])] or None,
                  "sources": _pairs(source, "--source") or None}
         cfg = build_config(config, flags)
+        _check_sources(cfg.sources, cfg.benchmarks)
         if exclude:
             cfg.exclude = {**cfg.exclude, **{k: [v] for k, v in _pairs(exclude, "--exclude").items()}}
         if backend_kwargs:
@@ -139,10 +156,14 @@ def register(app: typer.Typer) -> None:
         if not cfg.checkpoints and not cfg.base:
             raise SftscopeError("nothing to evaluate: give --checkpoints PATH_OR_ID (and/or --base MODEL)")
         refs = resolve_checkpoints(cfg.checkpoints or [], base=cfg.base, run=run)
-        aggs = stage.run(cfg, refs, Path(db), run=run or refs[0].run, run_meta={},
+        aggs = stage.evaluate_checkpoints(cfg, refs, Path(db), run=run or refs[0].run, run_meta={},
                          progress=not no_progress) if run else _run_per_run(cfg, refs, Path(db), not no_progress)
         sys.stdout.write(render(aggs, fmt) + "\n")
         sys.stdout.flush()
+        from .metrics import ungradeable_warnings
+
+        for line in ungradeable_warnings(aggs):  # stderr: stdout carries only the result
+            print(line, file=sys.stderr)
 
 
 def _run_per_run(cfg, refs, db: Path, progress: bool) -> list[dict]:

@@ -16,6 +16,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 DEFAULT_BOOT = 1000
+# Above this share of ungradeable samples a (checkpoint, benchmark) mean is suspect: ungradeable samples
+# score 0, so 10% of them can move an accuracy by up to 10 points (and make an ASR look safer than it is).
+UNGRADEABLE_WARN_RATE = 0.10
 
 
 def item_means(per_item: Sequence[Sequence[float]]) -> np.ndarray:
@@ -101,4 +104,16 @@ def aggregate(rows: Sequence[dict], n_boot: int = DEFAULT_BOOT, seed: int = 0, k
     for k in ks:
         if 0 < k <= n_samples:
             out[f"pass@{k}"] = mean_pass_at_k(correct, k)
+    return out
+
+
+def ungradeable_warnings(aggs: Iterable[dict], threshold: float = UNGRADEABLE_WARN_RATE) -> list[str]:
+    """One warning line per aggregate whose ``ungradeable_rate`` is above ``threshold`` (NaN never warns)."""
+    out = []
+    for a in aggs:
+        rate = a.get("ungradeable_rate")
+        if rate is not None and rate == rate and rate > threshold:
+            out.append(f"warning: {a.get('checkpoint', a.get('run'))} {a.get('benchmark')}: {100 * rate:.1f}% of "
+                       f"samples are ungradeable (above {100 * threshold:g}%); they score 0, so the mean is not a "
+                       "clean accuracy: look at the samples' details (`error`/`reason`) before trusting it")
     return out

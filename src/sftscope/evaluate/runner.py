@@ -5,6 +5,11 @@ items, the sampling settings and the unit's batches in their fixed order, each r
 and flagged ``cached`` when the store holds it. ``run_unit`` sends only uncached requests, scores them
 and yields one list of store rows per batch. It never touches the store, so it runs unchanged in the
 driver process (local executor) or in a Ray worker (the driver stays the single writer).
+
+Infrastructure failures (``InfrastructureError``: a judge or reward model unreachable, a timeout, a
+malformed reply) are retried per batch with the plan's ``RetryPolicy``; when the retries run out the
+unit stops with the error and the failed batch yields nothing, so nothing of it is stored and a rerun
+retries it. A stored score is always a verdict on an answer, never an outage.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ..backends.generation.base import GenerationRequest, SamplingParams
+from ..core.errors import InfrastructureError, RetryPolicy
 from ..scoring.base import ScoreResult, safe_score, split_response, is_truncated
-from .checkpoints import CheckpointRef, materialize
+from ..core.checkpoints import CheckpointRef, materialize
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class UnitPlan:
     backend: str
     backend_kwargs: dict = field(default_factory=dict)
     batches: list[list[RequestPlan]] = field(default_factory=list)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # for InfrastructureError in generation/scoring
 
     @property
     def pending(self) -> int:
@@ -75,13 +82,18 @@ class BackendCache:
 
 
 def score_batch(scorer: Any, responses: list[str], items: list[dict]) -> list[ScoreResult]:
-    """Score with ``score_many`` when the scorer has one (e.g. math's worker pool), else one by one;
-    a scorer that raises anyway turns into ungradeable verdicts, never a crashed sweep."""
+    """Score with ``score_many`` when the scorer has one (e.g. math's worker pool), else one by one.
+
+    A scorer that raises on an answer turns into ungradeable verdicts, never a crashed sweep; an
+    ``InfrastructureError`` (or a ``ConnectionError``) is raised, never turned into a verdict.
+    """
     if hasattr(scorer, "score_many"):
         try:
             res = list(scorer.score_many(responses, items))
             if len(res) == len(responses) and all(isinstance(r, ScoreResult) for r in res):
                 return res
+        except (InfrastructureError, ConnectionError):
+            raise
         except Exception:  # noqa: BLE001 - fall back to the per-item path, which records each error
             pass
     return [safe_score(scorer, r, it) for r, it in zip(responses, items)]
@@ -111,12 +123,24 @@ def run_unit(plan: UnitPlan, backends: BackendCache | None = None,
             backends.close()
 
 
+def _score_or_raise(scorer: Any, responses: list[str], items: list[dict]) -> list[ScoreResult]:
+    """``score_batch`` with a ConnectionError from a plug-in raised as ``InfrastructureError`` (so it is retried)."""
+    try:
+        return score_batch(scorer, responses, items)
+    except ConnectionError as e:
+        raise InfrastructureError(f"{type(e).__name__}: {e}") from e
+
+
 def _run_batch(plan: UnitPlan, backend: Any, scorer: Any, todo: list[RequestPlan]) -> list[dict]:
     reqs = [GenerationRequest(messages=r.messages, seed=r.seed, key=r.key) for r in todo]
-    gens = backend.generate(reqs, plan.params)
+    first = todo[0].item_index
+    gens = plan.retry.call(lambda: backend.generate(reqs, plan.params),
+                           f"{plan.label}: generating the batch from item {first}")
     items = [plan.items[r.item_index] for r in todo]
     t0 = time.perf_counter()
-    results = score_batch(scorer, [g.text for g in gens], items)
+    results = plan.retry.call(lambda: _score_or_raise(scorer, [g.text for g in gens], items),
+                              f"{plan.label}: scoring the batch from item {first} with "
+                              f"{getattr(scorer, 'name', type(scorer).__name__)!r}")
     score_secs = (time.perf_counter() - t0) / len(todo)
     params = {**plan.params.as_dict(), "backend": plan.backend}
     rows = []

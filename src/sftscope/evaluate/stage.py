@@ -1,7 +1,9 @@
-"""The evaluate stage's Python entry point (used by ``sftscope run`` and by ``sftscope eval``).
+"""The evaluate stage.
 
-``run(cfg, checkpoints, db_path, run)`` turns an ``EvalConfig`` into sweep settings, records the run's
-metadata in the store, and sweeps every checkpoint over every configured benchmark.
+``run(cfg, layout, condition)`` (the pipeline's entry) sweeps one condition's base and checkpoints into the
+run's results store. ``evaluate_checkpoints(eval_cfg, checkpoints, db_path, run)`` (also ``sftscope eval``)
+turns an ``EvalConfig`` into sweep settings, records the run's metadata in the store, and sweeps every
+checkpoint over every configured benchmark.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import SftscopeError, did_you_mean
-from .checkpoints import CheckpointRef
-from .config import EvalConfig
+from ..core.checkpoints import CheckpointRef, resolve_checkpoints
+from ..core.conditions import Condition, base_model
+from ..core.layout import RunLayout
+from ..core.schema import EvalConfig
 from .sweep import SweepSettings, run_sweep
 
-# Decoding presets, used for benchmarks the study suite's per-benchmark table (benchmarks/study.py
+# Decoding presets, used for benchmarks the study suite's per-benchmark table (benchmarks/presets.py
 # ``PRESETS``) does not list. ``paper``: the reasoning decoding of the study (temperature 0.6, top-p 0.95)
 # with a 32k-token budget so long traces are not cut short.
 PRESETS: dict[str, dict] = {
@@ -25,7 +29,7 @@ _DECODING = ("samples", "max_new_tokens", "temperature", "top_p", "top_k")
 
 def _study_presets() -> dict:
     try:
-        from .benchmarks import study
+        from .benchmarks import presets as study
     except ImportError:  # the study suite is optional here
         return {}
     return getattr(study, "PRESETS", {}) or {}
@@ -71,8 +75,8 @@ def _with_template(values: dict) -> dict:
     return kwargs
 
 
-def run(cfg: EvalConfig, checkpoints: list[CheckpointRef], db_path: Path, run: str,
-        run_meta: dict | None = None, progress: bool = True) -> list[dict]:
+def evaluate_checkpoints(cfg: EvalConfig, checkpoints: list[CheckpointRef], db_path: Path, run: str,
+                         run_meta: dict | None = None, progress: bool = True) -> list[dict]:
     """Evaluate ``checkpoints`` on ``cfg.benchmarks`` into the store at ``db_path`` under run name ``run``.
 
     Stores ``run_meta`` (condition, variant, model, ...) in the store's ``runs`` table and returns one
@@ -95,3 +99,30 @@ def record_run(store, run: str, meta: dict) -> None:
     row = store.conn.execute("SELECT meta FROM runs WHERE run = ?", (run,)).fetchone()
     old = json.loads(row[0]) if row and row[0] else {}
     store.upsert_run(run, {**old, **meta})
+
+
+def outputs(cfg, layout: RunLayout, condition: Condition | None = None) -> list[Path]:
+    """Files whose presence (with the manifest's ``done``) lets the pipeline skip this stage."""
+    return [layout.results_db]
+
+
+def run(cfg, layout: RunLayout, condition: Condition | None = None) -> dict:
+    """The pipeline's entry: sweep one condition's base (step 0) and checkpoints into ``layout.results_db``.
+
+    Held-out Countdown items equal to a training problem of the condition's data (numbers and target) are
+    dropped, and the condition's settings (variant, base model, in-domain domains, ...) are stored in the
+    store's ``runs`` table for the analysis.
+    """
+    cond = condition or Condition(cfg.name, cfg, {})
+    ecfg = cfg.eval
+    base = base_model(cfg)
+    refs = resolve_checkpoints(ecfg.checkpoints or [str(layout.checkpoints(cond.name))], base=base, run=cond.name)
+    train_file = cfg.data.path or layout.existing_data_file(cfg.variant)
+    drop = {b: [str(train_file)] for b in ecfg.benchmarks
+            if b.startswith("countdown") and b not in ecfg.exclude and train_file and Path(train_file).exists()}
+    if drop:
+        ecfg = ecfg.model_copy(update={"exclude": {**ecfg.exclude, **drop}})
+    meta = {"condition": cond.name, **cond.settings, "variant": cfg.variant, "model": base,
+            "in_domain": cfg.in_domain, "source": cfg.data.source}
+    aggs = evaluate_checkpoints(ecfg, refs, layout.results_db, run=cond.name, run_meta=meta)
+    return {"units": len(aggs)}

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..backends.generation.base import SamplingParams
-from ..core.errors import SftscopeError
+from ..core.errors import RetryPolicy, SftscopeError
 from ..core.io import content_hash, read_rows
 from ..core.store import ResultsStore
 from . import metrics
-from .checkpoints import CheckpointRef
-from .runner import RequestPlan, UnitPlan
+from ..core.checkpoints import CheckpointRef
+from .runner import BackendCache, RequestPlan, UnitPlan, run_unit
 from ..core.benchmarks import BenchmarkSpec, get_benchmark
 
 DEFAULTS = {"samples": 1, "max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0, "top_k": 0}
@@ -53,6 +53,9 @@ class SweepSettings:
     per_benchmark: dict = field(default_factory=dict)  # benchmark -> {samples/temperature/...} (presets)
     backend_kwargs: dict = field(default_factory=dict)
     n_boot: int = metrics.DEFAULT_BOOT
+    # Infrastructure failures (judge/reward model/backend) are retried per batch with this backoff, then
+    # the sweep stops with the error; nothing of a failed batch is stored, so a rerun retries it.
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def resolved(self, spec: BenchmarkSpec, name: str) -> Any:
         for value in (getattr(self, name), (self.per_benchmark.get(spec.name) or {}).get(name),
@@ -119,7 +122,7 @@ def plan_unit(ckpt: CheckpointRef, run: str, spec: BenchmarkSpec, items: list[di
     return UnitPlan(checkpoint=ckpt, run=run, benchmark=spec.name, domain=spec.domain, version=spec.version,
                     items=items, params=params, backend=settings.backend,
                     backend_kwargs={"batch_size": bs, **settings.backend_kwargs},
-                    batches=[reqs[i:i + bs] for i in range(0, len(reqs), bs)])
+                    batches=[reqs[i:i + bs] for i in range(0, len(reqs), bs)], retry=settings.retry)
 
 
 def make_executor(executor: Any, progress: bool):
@@ -159,7 +162,8 @@ def run_sweep(checkpoints: Iterable[CheckpointRef], benchmarks: Iterable[str], s
         print(f"sweep: {len(ckpts)} checkpoint(s) x {len(specs)} benchmark(s); {total} of "
               f"{sum(len(b) for p in plans for b in p.batches)} samples to generate", file=sys.stderr)
         if todo:
-            make_executor(executor, progress).run(todo, lambda plan, rows: store.add_samples(rows))
+            make_executor(executor, progress).run(todo, lambda plan, rows: store.add_samples(rows), run_unit,
+                                                  make_cache=BackendCache)
         return [aggregate_unit(store, p, settings.n_boot, settings.seed) for p in plans]
 
 

@@ -17,9 +17,9 @@ def register(app: typer.Typer) -> None:
         excerpts: Optional[int] = typer.Option(None, "--excerpts", min=0, help="excerpts per run (same prompt early vs late)"),
     ):
         """Write index.html (self-contained, opens offline), report.md and figures/*.png."""
-        from ..analyze.config import ReportConfig
-        from .stage import run
+        from ..core.schema import ReportConfig
+        from .stage import build_report
 
         cfg = ReportConfig(**{k: v for k, v in {"title": title, "excerpts": excerpts}.items() if v is not None})
-        index = run(run_dirs, out, cfg, progress=lambda m: typer.echo(f"[report] {m}", err=True))
+        index = build_report(run_dirs, out, cfg, progress=lambda m: typer.echo(f"[report] {m}", err=True))
         typer.echo(str(index))

@@ -100,8 +100,8 @@ def lengths(rows: list[dict], out: Path) -> Path | None:
     return _save(fig, out)
 
 
-def behaviours(rows: list[dict], names: list[str], in_domain: dict[str, list[str]], out: Path) -> Path | None:
-    """Rate per 1k tokens vs step per behaviour: solid = in-domain, dashed = out-of-domain (token-weighted)."""
+def behaviors(rows: list[dict], names: list[str], in_domain: dict[str, list[str]], out: Path) -> Path | None:
+    """Rate per 1k tokens vs step per behavior: solid = in-domain, dashed = out-of-domain (token-weighted)."""
     if not rows:
         return None
     runs = sorted({r["run"] for r in rows})

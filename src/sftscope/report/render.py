@@ -55,9 +55,9 @@ def tables(m: dict) -> list[dict]:
                 "rows": [[r["run"], r["domain"], _f(r["mean_tokens_r_pearson"]), _f(r["truncation_rate_r_pearson"]),
                           _f(r["mean_tokens_in_dip"], 0), _f(r["mean_tokens_outside_dip"], 0), _s(r["length_shape"]["peak_step"]),
                           _s(r["length_shape"]["rise_then_fall"])] for r in m["length_corr"]]})
-    out.append({"title": "Procedure transfer: behaviour rate per 1k tokens, first -> last step",
-                "headers": ["run", "behaviour", "in-domain", "out-of-domain", "OOD change / ID change"],
-                "rows": [[t["run"], t["behaviour"], f"{_f(t['in_domain_first'])} -> {_f(t['in_domain_last'])}",
+    out.append({"title": "Procedure transfer: behavior rate per 1k tokens, first -> last step",
+                "headers": ["run", "behavior", "in-domain", "out-of-domain", "OOD change / ID change"],
+                "rows": [[t["run"], t["behavior"], f"{_f(t['in_domain_first'])} -> {_f(t['in_domain_last'])}",
                           f"{_f(t['out_of_domain_first'])} -> {_f(t['out_of_domain_last'])}", _f(t["ood_over_id"])]
                          for t in m["transfer"]]})
     te = m.get("tagger_eval")
@@ -65,8 +65,8 @@ def tables(m: dict) -> list[dict]:
         rows = [[b, _f(te["tuning"]["labels"][b]["precision"]), _f(te["tuning"]["labels"][b]["recall"]),
                  _f(te["heldout"]["labels"][b]["precision"]), _f(te["heldout"]["labels"][b]["recall"])]
                 for b in te["tuning"]["labels"]]
-        out.append({"title": f"Behaviour tagger v{te['tuning']['version']}: precision / recall on labelled sentences",
-                    "headers": ["behaviour", "P (tuning)", "R (tuning)", "P (held out)", "R (held out)"], "rows": rows,
+        out.append({"title": f"Behavior tagger v{te['tuning']['version']}: precision / recall on labelled sentences",
+                    "headers": ["behavior", "P (tuning)", "R (tuning)", "P (held out)", "R (held out)"], "rows": rows,
                     "note": f"tuning: {te['tuning']['n_sentences']} sentences {te['tuning']['n_by_origin']}; held out: "
                             f"{te['heldout']['n_sentences']} sentences {te['heldout']['n_by_origin']} written after the rules were frozen."})
     out.append({"title": "Safety vs reasoning at the final checkpoint",

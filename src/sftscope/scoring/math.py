@@ -1,25 +1,38 @@
 r"""Math answers graded with math-verify: gold parsed first, on the last ``\boxed{}`` after ``</think>``.
 
-math-verify bounds its own work with ``signal.alarm``, which only works on a process's main thread, and
-a sympy simplification can still hang in C code. So every parse/verify runs in a small pool of worker
-processes with a hard wall-clock limit: a worker that overruns is killed and replaced, and the item is
-ungradeable (never wrong, never a hang). ``workers=0`` grades in-process (main thread: math-verify's own
-timeouts; other threads: no timeout at all, so prefer the pool there).
+Time: ONE rule. Grading an item (parse the gold, parse the prediction, verify) has a budget; an item that
+does not finish within it is UNGRADEABLE (``details["error"]`` starts with ``timeout:``), whichever
+mechanism stops it. Two mechanisms exist because neither suffices alone: in a worker's main thread a
+``SIGALRM`` interval timer stops Python-level work after ``0.8 * timeout_seconds`` (math-verify's own
+signal timeouts are switched off: they turn a timeout into ``[]``/``False``, i.e. a silent WRONG), and
+sympy can still hang in C code where no signal handler runs, so the pool kills a worker that overruns
+``timeout_seconds`` of wall clock and replaces it. ``workers=0`` grades in-process: on the main thread
+with the same timer; on other threads without any limit (signals only work on the main thread).
+
+Relations: a boxed relation whose two sides are both closed numbers (``\boxed{6 = 5}``, ``\pi = 3.14``,
+``x = 3 = 5`` for its ``3 = 5`` link) is a claim; when its sides differ it is WRONG whatever the gold.
+A relation that names a variable on the left (``x = 5``, ``f(2) = 5``, also ``2x = 5``) is graded by its
+right-hand side, math-verify's convention; a closed relation whose sides agree (``2+3 = 5``) likewise.
 
 Verdicts:
 - correct / wrong: the last ``\boxed{}`` of the answer part matches / does not match the gold;
 - wrong: no ``\boxed{}`` in the answer part (including answers boxed only inside the thinking, and
-  responses whose ``<think>`` never closed: those are truncated and score nothing);
-- ungradeable: the gold itself cannot be parsed, or grading timed out or crashed.
+  responses whose ``<think>`` never closed: those are truncated and score nothing): the model was asked
+  for a boxed answer and gave none (the Countdown scorer reads a missing box the same way);
+- wrong: a false closed relation (see above), or a prediction math-verify cannot parse;
+- ungradeable: the gold itself cannot be parsed, grading ran out of time, or the grader crashed.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
+import logging
 import os
 import queue
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -28,28 +41,99 @@ from typing import Any, Mapping, Sequence
 
 from .base import ScoreResult, Verdict, last_boxed, split_response
 
-# A task is (gold, prediction, inner_timeout); a result is (verdict, extracted_pred, gold_parsed, error).
-_Task = tuple[str, str, int]
+# A task is (gold, prediction, budget_seconds); a result is (verdict, extracted_pred, gold_parsed, error).
+_Task = tuple[str, str, float]
 _Result = tuple[str, str | None, str | None, str | None]
+
+
+class GradingTimeout(BaseException):
+    """Raised by the grading timer. A BaseException so that math-verify's and sympy's ``except Exception``
+    blocks cannot swallow it and turn a timeout into a silent "wrong"."""
+
+
+class _DropTimeoutDisabledWarning(logging.Filter):
+    """math-verify warns once that its timeout is disabled; here the timer below replaces it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Timeout is disabled" not in record.getMessage()
+
+
+for _name in ("math_verify.parser", "math_verify.grader"):
+    logging.getLogger(_name).addFilter(_DropTimeoutDisabledWarning())
+
+
+def _timeout_result(pred: str, seconds: float) -> _Result:
+    return (Verdict.UNGRADEABLE.value, pred, None, f"timeout: grading took over {seconds:g}s")
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None):
+    """Raise ``GradingTimeout`` in this thread after ``seconds`` (main thread only; elsewhere no limit).
+
+    Footgun: this takes over ``SIGALRM`` and the real-time interval timer for the duration (a caller's own
+    ``signal.alarm`` is cancelled), which is why the default grades in worker processes, not in-process."""
+    if not seconds or seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _fire(signum, frame):
+        raise GradingTimeout()
+
+    old = signal.signal(signal.SIGALRM, _fire)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _wrap_gold(gold: str) -> str:
     return gold if "\\boxed" in gold else "\\boxed{" + gold + "}"
 
 
-def grade(gold: str, boxed_pred: str, inner_timeout: int | None = 5) -> _Result:
-    """Parse the gold first, then the prediction, then verify; returns a plain tuple (picklable)."""
+def grade(gold: str, boxed_pred: str, budget: float | None = 5) -> _Result:
+    """Grade one prediction within ``budget`` seconds (None: no limit); returns a plain tuple (picklable).
+
+    Past the budget the item is ungradeable (the module's one timeout rule).
+    """
+    try:
+        with _deadline(budget):
+            return _grade(gold, boxed_pred)
+    except GradingTimeout:
+        return _timeout_result(boxed_pred, budget or 0)
+
+
+def _grade(gold: str, boxed_pred: str) -> _Result:
+    """Parse the gold first, then the prediction, then verify (math-verify's own timeouts off: see ``grade``)."""
     from math_verify import parse, verify
 
-    gold_parsed = parse(_wrap_gold(gold), parsing_timeout=inner_timeout)
+    gold_parsed = parse(_wrap_gold(gold), parsing_timeout=None)
     # a gold that yields only math-verify's raw-string fallback was not understood: never grade against it
     if not gold_parsed or all(isinstance(g, str) for g in gold_parsed):
         return (Verdict.UNGRADEABLE.value, boxed_pred, None, f"gold {gold!r} cannot be parsed")
-    pred_parsed = parse("\\boxed{" + boxed_pred + "}", parsing_timeout=inner_timeout)
+    pred_parsed = parse("\\boxed{" + boxed_pred + "}", parsing_timeout=None)
     if not pred_parsed:
         return (Verdict.WRONG.value, boxed_pred, str(gold_parsed[0]), "prediction cannot be parsed")
-    ok = verify(gold_parsed, pred_parsed, timeout_seconds=inner_timeout)
+    false_claim = _false_relation(pred_parsed[0])
+    if false_claim:
+        return (Verdict.WRONG.value, boxed_pred, str(gold_parsed[0]), false_claim)
+    ok = verify(gold_parsed, pred_parsed, timeout_seconds=None)
     return (Verdict.CORRECT.value if ok else Verdict.WRONG.value, boxed_pred, str(gold_parsed[0]), None)
+
+
+def _false_relation(pred: Any) -> str | None:
+    """A reason when ``pred`` is an equality (or chain of them) with a link whose two sides are closed
+    numbers that differ (``6 = 5``); None otherwise. math-verify grades ``6 = 5`` by its right side."""
+    from math_verify import verify
+    from sympy import And, Eq
+
+    links = [pred] if isinstance(pred, Eq) else list(pred.args) if isinstance(pred, And) else []
+    for link in links:
+        if isinstance(link, Eq) and link.lhs.is_number and link.rhs.is_number:
+            if not verify([link.lhs], [link.rhs], timeout_seconds=None):
+                return f"false relation: {link.lhs} = {link.rhs}"
+    return None
 
 
 def _worker_main() -> None:
@@ -171,8 +255,7 @@ class VerifyPool:
                 now = time.monotonic()
                 for key in [k for k, (_, _, d) in busy.items() if d <= now]:
                     w, i, _ = busy.pop(key)
-                    results[i] = (Verdict.UNGRADEABLE.value, tasks[i][1], None,
-                                  f"timeout: grading took over {hard_timeout:g}s")
+                    results[i] = _timeout_result(tasks[i][1], hard_timeout)
                     self._discard(w)
         finally:
             for w, _, _ in busy.values():  # interrupted: never hand back a worker mid-task
@@ -221,14 +304,14 @@ class MathScorer:
     """
 
     name = "math"
-    version = "1"
+    version = "2"  # 2: one timeout rule (ungradeable), false closed relations are wrong
 
     def __init__(self, answer_key: str = "answer", timeout_seconds: float = 10.0, workers: int | None = None):
         self.answer_key = answer_key
         self.timeout_seconds = float(timeout_seconds)
         self.workers = default_workers() if workers is None else int(workers)
-        # math-verify's own (signal) timeout inside the worker stays below the hard limit
-        self._inner = max(1, int(self.timeout_seconds * 0.8))
+        # the in-worker timer fires before the hard wall-clock kill; both give the same verdict (ungradeable)
+        self._inner = max(0.05, self.timeout_seconds * 0.8)
 
     def _prepare(self, response: str, item: Mapping[str, Any]) -> ScoreResult | _Task:
         """Everything that needs no sympy: gold present, think block closed, a boxed answer found."""
@@ -273,11 +356,9 @@ class MathScorer:
         return prepared  # type: ignore[return-value]
 
     def _grade_inline(self, task: _Task) -> _Result:
-        gold, pred, inner = task
-        # signal-based timeouts only work on the main thread; elsewhere math-verify must run unbounded
-        inner_t = inner if threading.current_thread() is threading.main_thread() else None
-        try:
-            return grade(gold, pred, inner_t)
+        gold, pred, budget = task
+        try:  # the timer only works on the main thread; elsewhere grading is unbounded (see the module doc)
+            return grade(gold, pred, budget)
         except Exception as e:  # noqa: BLE001
             return (Verdict.UNGRADEABLE.value, pred, None, f"{type(e).__name__}: {e}"[:300])
 

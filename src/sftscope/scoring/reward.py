@@ -3,7 +3,8 @@
 The study scored AlpacaEval's 805 instructions with a Llama-3.1-8B reward model and reported the mean
 reward. Here any ``AutoModelForSequenceClassification`` with one output works (local path or hub id).
 The conversation (instruction, then the answer part of the response) is rendered with the reward
-model's own chat template when it has one. Raw rewards are unbounded, so ``value`` stores
+model's own chat template when it has one. A reward model that cannot be loaded or run (missing
+files, out of memory, a non-finite reward) raises ``InfrastructureError``: retried, never stored. Raw rewards are unbounded, so ``value`` stores
 sigmoid(reward) (a Bradley-Terry win probability against a zero-reward answer, in [0, 1] like every
 stored score) and ``details["reward"]`` the raw reward; ``mean_reward`` reports the study's number.
 """
@@ -14,6 +15,7 @@ import math
 import threading
 from typing import Any, Mapping, Sequence
 
+from ..core.errors import InfrastructureError
 from .base import ScoreResult, Verdict, split_response
 
 DEFAULT_REWARD_MODEL = "Skywork/Skywork-Reward-Llama-3.1-8B-v0.2"
@@ -38,6 +40,12 @@ class RewardModelScorer:
         self._model = self._tok = None
 
     def _load(self):
+        try:
+            return self._load_once()
+        except Exception as e:  # noqa: BLE001 - a model that cannot load is infrastructure, not an answer's fault
+            raise InfrastructureError(f"reward model {self.model_id!r} cannot be loaded: {type(e).__name__}: {e}"[:600]) from e
+
+    def _load_once(self):
         with self._lock:
             if self._model is None:
                 import torch
@@ -84,13 +92,28 @@ class RewardModelScorer:
                 out[i] = ScoreResult(Verdict.UNGRADEABLE, None, {"reason": "unclosed <think>: truncated"})
             else:
                 todo.append((i, self._render(str(item.get("question", "")), parts.answer)))
-        for (i, _), r in zip(todo, self._rewards([t for _, t in todo]) if todo else []):
+        rewards = self._checked_rewards([t for _, t in todo]) if todo else []
+        for (i, _), r in zip(todo, rewards):
             out[i] = ScoreResult(Verdict.CORRECT, None, {"reward": r, "reward_model": self.model_id},
                                  value=1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, r)))))
         return out  # type: ignore[return-value]
 
     def __call__(self, response: str, item: Mapping[str, Any]) -> ScoreResult:
         return self.score_many([response], [item])[0]
+
+    def _checked_rewards(self, texts: list[str]) -> list[float]:
+        """``_rewards`` with every failure of the model (not of the answer) raised as ``InfrastructureError``."""
+        try:
+            out = self._rewards(texts)
+        except InfrastructureError:
+            raise
+        except Exception as e:  # noqa: BLE001 - loading or running the reward model is infrastructure
+            raise InfrastructureError(f"reward model {self.model_id!r} failed: {type(e).__name__}: {e}"[:600]) from e
+        bad = [r for r in out if not math.isfinite(r)]
+        if len(out) != len(texts) or bad:
+            raise InfrastructureError(f"reward model {self.model_id!r}: malformed output ({len(out)} rewards for "
+                                      f"{len(texts)} texts, non-finite: {bad[:3]})")
+        return out
 
 
 def mean_reward(results: Sequence[ScoreResult]) -> float | None:

@@ -12,12 +12,13 @@ import re
 from pathlib import Path
 
 from ..core.errors import ConfigError
+from ..core.layout import CHECKPOINT_META, checkpoint_dir  # noqa: F401 (checkpoint_dir re-exported)
 from ..core.io import read_json, write_json
-from .config import TrainConfig
+from ..core.schema import TrainConfig
 
 log = logging.getLogger(__name__)
 
-META_NAME = "meta.json"
+META_NAME = CHECKPOINT_META  # the trainer writes it last: its presence marks a complete checkpoint
 _CKPT_RE = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -52,9 +53,6 @@ def checkpoint_steps(cfg: TrainConfig, total_steps: int) -> list[int]:
         steps.add(total_steps)
     return sorted(steps)
 
-
-def checkpoint_dir(out_dir: Path, step: int) -> Path:
-    return Path(out_dir) / f"checkpoint-{step}"
 
 
 def list_checkpoints(out_dir: Path) -> dict[int, Path]:

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..core.errors import ConfigError
+from ..core.layout import RunLayout
 
 _RUN_KEYS = ("name", "description", "seed", "runs_dir", "stages", "matrix", "data", "train", "eval", "analyze", "report")
 
@@ -41,7 +42,7 @@ def _parse_steps(text: str) -> list[int]:
 
 def build_run_config(config: str | None, overrides: list[str], flags: dict):
     """The run config from a file and/or flags; flags win over the file."""
-    from ..config_schema import RunConfig
+    from ..core.schema import RunConfig
     from ..core.config import load_config
 
     train_flags = {k: v for k, v in flags.items() if v is not None}
@@ -63,7 +64,7 @@ def pick_condition(run, condition: str | None, config: str | None):
     """(the run config of one condition, its folder name). A config with a ``matrix`` needs ``--condition``: the
     conditions are named as ``sftscope run`` names them, so both write to ``checkpoints/<condition>/``."""
     from ..core.errors import did_you_mean
-    from ..pipeline import expand_conditions
+    from ..core.conditions import expand_conditions
 
     if not run.matrix:
         if condition is not None:
@@ -116,15 +117,15 @@ def register(app: typer.Typer) -> None:
         if out is None and config is None:
             raise ConfigError(["--out is required without a CONFIG (where checkpoints and metrics go)"])
         run, sub = pick_condition(run, condition, config)
-        run_dir = Path(run.runs_dir) / run.name
-        out_dir = Path(out) if out is not None else run_dir / "checkpoints" / sub
+        layout = RunLayout.of(run.runs_dir, run.name)
+        out_dir = Path(out) if out is not None else layout.checkpoints(sub)
         import os
 
         from .stage import train
 
         # The data stage's file for this run's variant, where `sftscope run` (or `sftscope data`) wrote it.
-        stage_data = run_dir / "data" / f"{run.variant}.{'parquet' if run.data.format == 'parquet' else 'jsonl'}"
-        data_path = run.data.path or (str(stage_data) if stage_data.exists() else None)
+        stage_data = layout.existing_data_file(run.variant)
+        data_path = run.data.path or (str(stage_data) if stage_data else None)
         # With num_processes > 1, train() checks everything here and relaunches itself in that many processes.
         paths = train(run.train, data_path, out_dir, progress=progress)
         if os.environ.get("RANK", "0") == "0":

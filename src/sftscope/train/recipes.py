@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from ..core.errors import ConfigError
-from .config import TrainConfig
+from ..core.schema import TrainConfig
 
 # The study's optimizer: AdamW (0.9, 0.999), weight decay 0.01, clip 1.0, lr 5e-5 cosine, warmup 10% of steps
 # (verl's sft_trainer.yaml defaults, which the authors' scripts keep; see docs/paper-protocol.md).

@@ -16,10 +16,11 @@ from pathlib import Path
 from ..core.config import dump_yaml
 from ..core.errors import ConfigError, SftscopeError
 from ..core.io import atomic_write_text
+from ..core.layout import CHECKPOINT_META, METRICS_NAME, checkpoint_dir
 from ..core.models import REGISTERED_PREFIX, resolve_registered
 from .checkpoints import (check_same_run, checkpoint_steps, completed, last_resumable, make_save_callback, read_meta,
                           training_hash)
-from .config import TrainConfig
+from ..core.schema import TrainConfig
 from .formatting import encode_rows, load_rows, require_eos, resolve_chat_template, rows_to_conversations
 from .recipes import Schedule, apply_recipe, resolve_schedule, select_subset
 
@@ -172,7 +173,7 @@ def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool
 
     if prep.cfg.num_processes > 1 and not under_launcher():
         # Every check above ran here, in the parent; the launched processes train.
-        from ..config_schema import RunConfig
+        from ..core.schema import RunConfig
 
         relaunch(RunConfig(name="train", train=prep.cfg), out_dir, data_path, progress)
         done = completed(out_dir, prep.steps)
@@ -183,10 +184,31 @@ def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool
     trainer = build_trainer(prep, out_dir, precision, progress, resume, extra_callbacks)
     _write_resolved(prep, out_dir, precision, trainer.memory_decision.as_dict())
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    missing = [s for s in prep.steps if not (out_dir / f"checkpoint-{s}" / "meta.json").is_file()]
+    missing = [s for s in prep.steps if not (checkpoint_dir(out_dir, s) / CHECKPOINT_META).is_file()]
     if missing and trainer.is_world_process_zero() and trainer.state.global_step >= prep.schedule.max_steps:
         raise SftscopeError(f"training ended but checkpoints {missing} were not written to {out_dir}")
-    return [out_dir / f"checkpoint-{s}" for s in prep.steps if (out_dir / f"checkpoint-{s}").is_dir()]
+    return [checkpoint_dir(out_dir, s) for s in prep.steps if checkpoint_dir(out_dir, s).is_dir()]
+
+
+def run(cfg, layout, condition=None) -> dict:
+    """The pipeline's entry: train one condition of a run config into ``layout.checkpoints(<condition>)``.
+
+    The data come from ``train.data``, else ``data.path``, else the data stage's file for the condition's
+    variant (``.jsonl`` or ``.parquet``, whichever was written). Returns what the manifest records;
+    ``changed`` is False when every checkpoint was complete before (nothing downstream needs redoing).
+    """
+    name = condition.name if condition is not None else cfg.name
+    if cfg.train is None:
+        raise ConfigError(["train: section missing (needed by the train stage)"])
+    data_path = cfg.train.data or cfg.data.path or layout.existing_data_file(cfg.variant)
+    if data_path is None:
+        raise SftscopeError(f"train {name}: no training data ({layout.data_file(cfg.variant, cfg.data.format)} "
+                            "does not exist); run the data stage or set train.data")
+    out_dir = layout.checkpoints(name)
+    before = sorted(p.parent.name for p in out_dir.glob(f"*/{CHECKPOINT_META}"))
+    paths = train(cfg.train, str(data_path), out_dir)
+    after = sorted(p.parent.name for p in out_dir.glob(f"*/{CHECKPOINT_META}"))
+    return {"checkpoints": [p.name for p in paths], "changed": after != before}
 
 
 def _write_resolved(prep: Prepared, out_dir: Path, precision: str, memory: dict | None = None) -> None:
@@ -252,7 +274,7 @@ def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool,
     trainer = SftscopeTrainer(
         model=model, args=args, train_dataset=datasets.Dataset.from_list(prep.examples),
         processing_class=prep.tokenizer, peft_config=peft_config, callbacks=callbacks, data_collator=collator,
-        loss_reduction=cfg.loss_reduction, metrics_path=out_dir / "metrics.jsonl", peak_flops=current_peak_flops(),
+        loss_reduction=cfg.loss_reduction, metrics_path=out_dir / METRICS_NAME, peak_flops=current_peak_flops(),
         run_meta={"model": cfg.model, "data": prep.source, "global_batch": prep.schedule.batch_size,
                   "max_steps": prep.schedule.max_steps, "lora": cfg.lora, "training_hash": training_hash(cfg)},
         start_counters=start, log_entropy=cfg.log_entropy, weight_decay_all=cfg.weight_decay_all,

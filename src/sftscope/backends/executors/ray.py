@@ -26,10 +26,9 @@ def _import_ray():
     return ray
 
 
-def _unit_rows(plan):
-    """Runs in the Ray worker: generate + score one unit, yielding one row list per batch."""
-    from sftscope.evaluate.runner import run_unit
-
+def _unit_rows(run_unit, plan):
+    """Runs in the Ray worker: generate + score one unit, yielding one row list per batch. ``run_unit`` is a
+    module-level function, pickled by reference: the worker imports it from the installed package."""
     yield from run_unit(plan)
 
 
@@ -56,13 +55,16 @@ class RayExecutor:
         kwargs = getattr(plan, "backend_kwargs", None) or {}
         return float(max(1, int(kwargs.get("tensor_parallel_size", 1) or 1)))
 
-    def run(self, plans: Sequence[Any], sink: Callable[[Any, list[dict]], Any]) -> None:
+    def run(self, plans: Sequence[Any], sink: Callable[[Any, list[dict]], Any], run_unit: Callable[..., Any],
+            make_cache: Callable[[], Any] | None = None) -> None:
+        """Run every plan as a streaming Ray task; ``sink(plan, rows)`` in the driver per finished batch.
+        ``make_cache`` is ignored: each worker loads its own model."""
         ray = _import_ray()
         if not ray.is_initialized():
             ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
         remote = ray.remote(num_returns="streaming")(_unit_rows)
         gens = {remote.options(num_gpus=self._gpus_per_unit(ray, p), num_cpus=self.num_cpus,
-                               max_retries=self.max_retries).remote(p): p for p in plans}
+                               max_retries=self.max_retries).remote(run_unit, p): p for p in plans}
         bar = _bar(sum(p.pending for p in plans), self.progress)
         try:
             while gens:

@@ -16,6 +16,8 @@ from ...core.registry import GENERATION_BACKENDS
 
 @dataclass(frozen=True)
 class SamplingParams:
+    """Decoding settings shared by every request of one ``generate`` call (the seed is per request)."""
+
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     top_k: int = 0  # 0 = off
@@ -29,6 +31,8 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class GenerationRequest:
+    """One prompt: chat messages and the request's own seed (same seed and settings, same text)."""
+
     messages: list[dict]  # chat messages; the backend applies the model's chat template
     seed: int = 0
     key: str = ""  # caller's content key, passed through for bookkeeping
@@ -36,6 +40,9 @@ class GenerationRequest:
 
 @dataclass
 class Generation:
+    """One completion: its text (``openai`` puts a server's separate reasoning field back in front as
+    ``<think>...</think>``), token counts, why it stopped, and per-token log-probs when asked for."""
+
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -45,20 +52,48 @@ class Generation:
 
     @property
     def hit_limit(self) -> bool:
+        """Whether generation stopped at ``max_new_tokens`` (the text may be cut mid-thought)."""
         return self.finish_reason == "length"
 
 
 @runtime_checkable
 class GenerationBackend(Protocol):
+    """What every generation engine (``hf``, ``vllm``, ``openai``, test doubles) promises its callers.
+
+    A backend is created by :func:`load_backend` for one model and applies that model's chat template
+    itself (generation prompt added; sftscope adds no system prompt). It never swaps in another engine and
+    never turns an engine failure into text: a model or server that cannot be loaded or reached raises
+    :class:`~sftscope.core.errors.SftscopeError` (``MissingDependencyError`` for a missing package), so a
+    failure is retried by the caller and never stored or scored as a response.
+    """
+
     name: str
+    """The registry name (``hf``, ``vllm``, ``openai``); recorded with every stored response."""
 
     def generate(self, requests: Sequence[GenerationRequest], params: SamplingParams, progress: Any = None) -> list[Generation]:
-        """One Generation per request, in order."""
+        """Exactly one :class:`Generation` per request, in request order, whatever the batching inside.
+
+        Each request is sampled with its own ``seed``, so its text does not depend on the other requests
+        in the batch (greedy when ``params.temperature`` is 0). ``finish_reason`` is ``"length"`` when the
+        completion hit ``params.max_new_tokens``, else ``"stop"``; callers treat any other value as a failed
+        request (not stored, retried). ``token_logprobs`` is filled only when ``params.logprobs`` is set and
+        the engine gives them (one per completion token), else None. ``progress``, when given, is told of
+        finished requests: ``hf`` calls it with a count, ``vllm`` and ``openai`` call its ``update(count)``
+        (a tqdm bar). Raises ``SftscopeError`` (``BackendRequestError`` for ``openai``, after its retries)
+        when the engine fails; nothing is returned for a batch in that case.
+        """
         ...
 
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` alone under the model's tokenizer (no special tokens added); 0 for empty text.
 
-    def close(self) -> None: ...
+        A backend without the tokenizer (``openai``) estimates, about 4 characters a token.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the model and its accelerator memory; the backend is unusable afterwards. Never raises."""
+        ...
 
 
 _INSTALL_HINTS = {

@@ -25,6 +25,27 @@ _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bf
            "float16": torch.float16, "fp16": torch.float16}
 
 
+def describe_broken_safetensors(folder: str | Path) -> str | None:
+    """Name the first damaged ``*.safetensors`` file in ``folder`` and what is wrong with it, from its header
+    alone (8-byte little-endian header length, a JSON header, then exactly the data it describes); None
+    when every file looks whole. Reads a few KB, never the tensors."""
+    for path in sorted(Path(folder).glob("*.safetensors")) if Path(folder).is_dir() else []:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if n < 2 or 8 + n > size:
+                return f"{path}: truncated or not a safetensors file ({size} bytes, header length field {n})"
+            try:
+                meta = json.loads(f.read(n))
+                end = max((int(v["data_offsets"][1]) for k, v in meta.items() if k != "__metadata__"), default=0)
+            except (ValueError, KeyError, TypeError, IndexError):
+                return f"{path}: the safetensors header is not valid JSON (random bytes or another format)"
+        if 8 + n + end != size:
+            return f"{path}: truncated ({size} bytes; its header describes {8 + n + end})"
+    return None
+
+
 class _SeededSampler:
     """Sample one token per row with that row's own generator; return logits that make greedy pick it.
 
@@ -94,6 +115,12 @@ class HFBackend:
             raise SftscopeError(f"hf backend: cannot load model {self.model_path!r} ({str(e).splitlines()[0][:300]}). "
                                 "Pass a local HF-format folder (config.json + weights + tokenizer) or a "
                                 "reachable HF id.") from None
+        except Exception as e:  # noqa: BLE001 - safetensors' Rust error type is not importable by a stable name
+            if type(e).__name__ != "SafetensorError":
+                raise
+            raise SftscopeError(f"hf backend: cannot read the weights of {self.model_path!r}: "
+                                f"{describe_broken_safetensors(self.model_path) or e}. The file is damaged (an "
+                                "interrupted copy or download, a full disk): copy or save it again.") from None
         self.model.to(self.device).eval()
         self.tokenizer.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
         if self.tokenizer.pad_token_id is None:

@@ -1,7 +1,8 @@
 """Offline benchmark suites (no download): Countdown from a held-out seed, and reasoning-gym suites in
 four domains. Generated with fixed seeds and sizes, so every machine sees the same items.
 
-Countdown items come from the data stage's generator with a seed no training config uses by default;
+Countdown items and their scorer come from the Countdown task (``sftscope.tasks.countdown``, the generator
+and scorer the data stage builds training rows with), with a seed no training config uses by default;
 items whose numbers and target equal a training problem are dropped when an exclusion file is given
 (``exclude`` in the eval config / ``--exclude countdown=PATH``; rows with ``numbers`` and ``target``).
 
@@ -15,7 +16,9 @@ import json
 from typing import Any
 
 from ...core.benchmarks import BenchmarkSpec, register_benchmark
+from ...core.registry import TASKS
 
+COUNTDOWN_TASK = "countdown"  # the task (sftscope.tasks) giving items and scorer; its scorer has the same name
 COUNTDOWN_HELDOUT_SEED = 1_000_003  # training data uses small seeds (default 0); this one is reserved for eval
 COUNTDOWN_SIZE = 200
 RG_SEED = 20_250_101
@@ -37,22 +40,17 @@ def load_countdown(spec: BenchmarkSpec, source: str | None = None) -> list[dict]
     ``source``: a local JSONL/JSON/parquet file of Countdown items (``numbers``, ``target``, optional ``id``)
     used instead of the generator.
     """
-    from ...data.countdown import GeneratorSettings, generate_problems
-    from ...data.rows import countdown_question
+    task = TASKS.get(COUNTDOWN_TASK)
+    if not source:
+        return task.generate(COUNTDOWN_SIZE, seed=COUNTDOWN_HELDOUT_SEED, **_COUNTDOWN_GAMES.get(spec.name, {}))
+    from ...core.io import read_rows
 
-    game = GeneratorSettings(**_COUNTDOWN_GAMES.get(spec.name, {}))
-
-    if source:
-        from ...core.io import read_rows
-
-        problems = [(r.get("id"), r["numbers"], int(r["target"]), bool(r.get("use_all", True)))
-                    for r in read_rows(source)]
-    else:
-        problems = [(p.id, list(p.numbers), p.target, p.use_all)
-                    for p in generate_problems(COUNTDOWN_SIZE, game, seed=COUNTDOWN_HELDOUT_SEED)]
-    return [{"id": str(pid or f"countdown-{i}"), "question": countdown_question(nums, target, use_all),
-             "numbers": [int(x) for x in nums], "target": target, "use_all": use_all}
-            for i, (pid, nums, target, use_all) in enumerate(problems)]
+    items = []
+    for i, r in enumerate(read_rows(source)):
+        gold = {"numbers": [int(x) for x in r["numbers"]], "target": int(r["target"]),
+                "use_all": bool(r.get("use_all", True))}
+        items.append({"id": str(r.get("id") or f"countdown-{i}"), "question": task.question(gold), **gold})
+    return items
 
 
 def _rg_loader(tasks: tuple[str, ...]):
@@ -79,11 +77,11 @@ def _rg_item(task: str, index: int, entry: dict[str, Any]) -> dict:
 
 
 register_benchmark(BenchmarkSpec(
-    name="countdown", domain="puzzle", version="1", loader=load_countdown, scorer="countdown",
+    name="countdown", domain="puzzle", version="1", loader=load_countdown, scorer=COUNTDOWN_TASK,
     description=f"{COUNTDOWN_SIZE} held-out Countdown problems (4 numbers, seed {COUNTDOWN_HELDOUT_SEED})",
     tags=("offline",)))
 register_benchmark(BenchmarkSpec(
-    name="countdown3", domain="puzzle", version="1", loader=load_countdown, scorer="countdown",
+    name="countdown3", domain="puzzle", version="1", loader=load_countdown, scorer=COUNTDOWN_TASK,
     description=f"{COUNTDOWN_SIZE} held-out 3-number Countdown problems (values 1-20, targets 10-99; the organism's game)",
     tags=("offline",)))
 

@@ -1,0 +1,34 @@
+"""The ``eval`` section of a run config (owned by the evaluate stage)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..config import StrictModel
+
+
+class EvalConfig(StrictModel):
+    benchmarks: list[str] = Field(default_factory=lambda: ["countdown"])
+    backend: str = "hf"
+    samples: int = Field(1, ge=1, description="samples per item (avg@n)")
+    limit: int | None = Field(None, ge=1, description="first K items of each benchmark")
+    max_new_tokens: int = Field(512, ge=1)
+    temperature: float = Field(0.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    top_k: int = Field(0, ge=0)
+    seed: int = 0
+    batch_size: int = Field(16, ge=1)
+    executor: Literal["local", "ray"] = "local"
+    preset: str | None = Field(None, description="decoding preset, e.g. `paper`")
+    base: str | None = Field(None, description="base model evaluated as step 0 (defaults to train.model)")
+    checkpoints: list[str] | None = Field(None, description="explicit checkpoints (defaults to the train stage output)")
+    judge: dict | None = Field(None, description="OpenAI-compatible judge settings for judged benchmarks")
+    sources: dict[str, str] = Field(default_factory=dict, description="benchmark -> local file replacing its data")
+    exclude: dict[str, list[str]] = Field(default_factory=dict,
+                                          description="benchmark -> training files whose problems are dropped from it")
+    backend_kwargs: dict = Field(default_factory=dict, description="extra backend settings, e.g. {device: cuda, dtype: bfloat16}")
+    chat_template: str | None = Field(
+        None, description="template for every checkpoint of the sweep, the base (step 0) included: `chatml`, "
+        "`qwen_base`, a .jinja file or a Jinja string; unset: each checkpoint's own (the base's hub template)")
