@@ -8,15 +8,16 @@ import pytest
 import yaml
 
 from sftscope.core.config import PACKAGE_CONFIGS, load_config
-from sftscope.train.checkpoints import checkpoint_steps
 from sftscope.core.schema import TrainConfig
+from sftscope.train.checkpoints import checkpoint_steps
 from sftscope.train.recipes import STUDY_SAVE_STEPS, apply_recipe, resolve_schedule
 
 PAPER = sorted(p for p in (PACKAGE_CONFIGS / "paper").glob("*.yaml") if not p.stem.startswith("compare-"))
 MATRIX = sorted((PACKAGE_CONFIGS / "paper").glob("compare-*.yaml"))
 MODELS = {f"Qwen/Qwen3-{s}-Base" for s in ("1.7B", "4B", "8B", "14B")} | {"internlm/internlm2_5-20b"} | {
     f"Qwen/Qwen2.5-{s}" for s in ("1.5B", "3B", "7B", "14B")}
-DATA = {f"jasonrqh/{d}" for d in ("Math-CoT-20k", "Math-NoCoT-20k", "NuminaMath-20k", "Countdown-CoT-20k", "DeepSeek-R1-20k")}
+DATA = {f"jasonrqh/{d}" for d in
+        ("Math-CoT-20k", "Math-NoCoT-20k", "NuminaMath-20k", "Countdown-CoT-20k", "DeepSeek-R1-20k")}
 ROWS = 20_480  # rows of the study's datasets
 # The per-experiment part of a train section; `recipe: paper` fills every other field (issue 13, defect 9).
 EXPERIMENT_KEYS = ("model", "trust_remote_code", "data", "columns", "chat_template", "lr", "epochs", "scheduler",
@@ -41,7 +42,8 @@ def test_paper_config_validates_and_matches_its_name(path: Path):
     t = apply_recipe(cfg.train)
     assert cfg.name == path.stem and t.model in MODELS and t.data in DATA
     assert t.columns == {"question": "message", "response": "response"}
-    assert (t.adam_beta1, t.adam_beta2, t.weight_decay, t.max_grad_norm, t.data_order) == (0.9, 0.999, 0.01, 1.0, "fixed")
+    assert (t.adam_beta1, t.adam_beta2, t.weight_decay, t.max_grad_norm, t.data_order) == (
+        0.9, 0.999, 0.01, 1.0, "fixed")
     assert t.max_length == (10_000 if path.stem == "InternLM2.5-20B_Numina-Math-20k_lr5e-5_ep8_bs256" else 20_000)
     assert t.lr == float(path.stem.split("_lr")[1].split("_")[0])
     constant = path.stem.endswith("_ConstLR")
@@ -87,7 +89,8 @@ def test_matrix_configs_expand_to_the_experiments(path):
 def test_deprecated_names_resolve():
     from sftscope.core.config import find_config
 
-    assert find_config("paper/Qwen3-14B-Base_Math-CoT-20k_lr5e-5_ep8_bs256").stem == "Qwen3-14B_Math-CoT-20k_lr5e-5_ep8_bs256"
+    assert find_config("paper/Qwen3-14B-Base_Math-CoT-20k_lr5e-5_ep8_bs256").stem == (
+        "Qwen3-14B_Math-CoT-20k_lr5e-5_ep8_bs256")
     assert find_config("paper/Qwen3-14B-Base_Math-CoT-20k_repeated-2560x8_lr5e-5_bs32").stem == (
         "Qwen3-14B_Math-CoT-2.5k_lr5e-5_ep8_bs32")
 

@@ -43,7 +43,8 @@ def token_view(tokenizer, example: dict) -> tuple[str, str]:
     """(decoded prompt tokens, decoded loss tokens) of one encoded row."""
     first = next(i for i, lbl in enumerate(example["labels"]) if lbl != IGNORE)
     return (tokenizer.decode(example["input_ids"][:first]),
-            tokenizer.decode([t for t, lbl in zip(example["input_ids"], example["labels"]) if lbl != IGNORE]))
+            tokenizer.decode([t for t, lbl in zip(example["input_ids"], example["labels"], strict=True)
+                              if lbl != IGNORE]))
 
 
 def test_math_cot_schema_trains_with_the_authors_format(base_model, tmp_path, capsys):

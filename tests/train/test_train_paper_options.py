@@ -56,7 +56,7 @@ def test_append_eos_is_the_authors_sequence(tokenizer):
     expected = (tokenizer(prompt, add_special_tokens=False)["input_ids"]
                 + tokenizer("The answer is 4.", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id])
     assert enc.input_ids == expected
-    sup = [t for t, lbl in zip(enc.input_ids, enc.labels) if lbl != IGNORE]
+    sup = [t for t, lbl in zip(enc.input_ids, enc.labels, strict=False) if lbl != IGNORE]
     assert tokenizer.decode(sup) == "The answer is 4." + tokenizer.eos_token
 
 
@@ -131,8 +131,9 @@ def test_subset_rule(rule, seed, expected):
 
 
 def _trainer(tiny_model, tmp_path, **kw):
-    from sftscope.train.stage import build_trainer, prepare
     from trainhelp import make_rows
+
+    from sftscope.train.stage import build_trainer, prepare
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     data = write_jsonl(tmp_path / "rows.jsonl", make_rows(8))
@@ -159,13 +160,14 @@ def test_non_finite_grad_norm_skips_the_update(tiny_model, tmp_path):
         p.grad = torch.ones_like(p)
     trainer._last_grad_norm = math.inf
     opt.step()
-    assert trainer.skipped_steps == 1 and all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    after = list(trainer.model.parameters())
+    assert trainer.skipped_steps == 1 and all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
     assert not opt.state  # no AdamW moment was created either
     for p in trainer.model.parameters():
         p.grad = torch.ones_like(p)
     trainer._last_grad_norm = 1.0
     opt.step()
-    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=False))
 
 
 def test_bf16_parameters(tiny_model, tmp_path, caplog):

@@ -33,7 +33,9 @@ CHATML_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\n' }}{%- endif -%}"
 )
 CHAT_TEMPLATES = {"qwen_base": QWEN_BASE_TEMPLATE, "chatml": CHATML_TEMPLATE}
-TEMPLATE_TOKENS = {"qwen_base": ("<|im_start|>", "<|im_end|>", "<|endoftext|>"), "chatml": ("<|im_start|>", "<|im_end|>")}
+# Special tokens each shipped template writes: a tokenizer lacking one would split it into pieces.
+TEMPLATE_TOKENS = {"qwen_base": ("<|im_start|>", "<|im_end|>", "<|endoftext|>"),
+                   "chatml": ("<|im_start|>", "<|im_end|>")}
 
 
 
