@@ -4,7 +4,7 @@
 configs/paper/<experiment>.yaml (one per authors' training script) from the same data; ``--check`` exits 1
 when a config differs from the authors without a written reason. The document has one table per half:
 training (this module's ``training_rows``) and, later, evaluation (add an ``evaluation_rows`` and a section
-to ``SECTIONS``).
+to ``SECTIONS``, dropping the placeholder at the end of ``render``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ REASONS = {
                    "`train.save_every: 10` (64 full checkpoints of a 14B model for a 640-step run)",
     "trust_remote_code": "transformers ships Qwen2.5/Qwen3 code; only InternLM2.5 needs its repository's own code "
                          "(and sftscope does not hash how the code is loaded)",
+    "grad_reduce_dtype": "accelerate (1.16) builds FSDP2's MixedPrecisionPolicy with reduce_dtype equal to the "
+                         "compute dtype (accelerate/state.py set_mixed_precision) and its launch config cannot change "
+                         "it, so 8-GPU runs all-reduce gradients in bf16; one process has nothing to reduce. Matching "
+                         "it needs the trainer to pass its own policy (open)",
     "truncation": "sftscope also cuts at the end, but drops a row whose prompt alone fills max_length (no loss "
                   "token would be left; the authors keep it with an all-zero loss mask); none of the datasets' "
                   "prompts comes near 10,000 tokens",
@@ -183,6 +187,7 @@ def training_rows(name: str, exp: dict, data: dict, train) -> list[dict]:
         ("composition", "strided_ranks", train.strided_ranks, train.strided_ranks == 8),
         ("loss", "loss_reduction", train.loss_reduction, train.loss_reduction == "paper"),
         ("compute_dtype", "precision", train.precision, train.precision == "bf16"),
+        ("grad_reduce_dtype", "grad_reduce_dtype", "bf16 (accelerate FSDP2 with mixed_precision bf16)", False),
         ("chat_format", "append_eos + chat_template", f"{train.append_eos} + {train.chat_template}",
          train.append_eos and train.chat_template in ("model", "chatml")),
         ("truncation", "truncation", "end (right); rows whose prompt fills max_length dropped", False),
@@ -203,18 +208,38 @@ def training_rows(name: str, exp: dict, data: dict, train) -> list[dict]:
     return out
 
 
-def unexplained(data: dict | None = None) -> list[str]:
-    """`experiment: field` for every difference without a written reason (the drift test wants none)."""
+def training_tables(data: dict) -> dict[str, list[dict]]:
+    """Experiment -> its training rows, against the shipped config resolved through its recipe."""
     from .core.config import load_config
     from .train.recipes import apply_recipe
 
+    return {name: training_rows(name, exp, data, apply_recipe(load_config(CONFIG_DIR / f"{name}.yaml").train))
+            for name, exp in data["experiments"].items()}
+
+
+TRAINING_INTRO = (
+    "### What sftscope cannot express exactly\n\n"
+    "- The authors' Qwen2.5 `-no-sys-prompt` models and their Math-CoT-2.5k file are not public (rows `model`, "
+    "`data`).\n"
+    "- Gradient all-reduce in fp32 under FSDP2 (row `grad_reduce_dtype`).\n"
+    "- verl's own FSDP2 wrapping and the sampler's `drop_last=True` (no effect here: every row count is a multiple "
+    "of the batch) are not modelled; sftscope's `fsdp2` accelerate config shards per decoder layer.\n"
+    "- Teacher log-probs are read (`teacher_logprobs_column`) but only logged, as the authors do with "
+    "`importance_sampling_mode=vanilla`; the `advantage` column their reader requires is unused by that loss.\n"
+    "- `compare-schedule-Qwen3-14B` (the lr / epoch / constant-LR runs in one matrix) is not shipped: a matrix "
+    "names its conditions after one value each, and no single train field tells those 7 runs apart.\n")
+
+# One section per half of the protocol: (title, introduction, data -> {experiment: rows}). The evaluation issue
+# appends ("Evaluation", ..., evaluation_tables) with rows of the same shape.
+SECTIONS = [("Training", TRAINING_INTRO, training_tables)]
+
+
+def unexplained(data: dict | None = None) -> list[str]:
+    """`section: experiment: field` for every difference without a written reason (the drift test wants none)."""
     data = data or load_data()
-    bad = []
-    for name, exp in data["experiments"].items():
-        train = apply_recipe(load_config(CONFIG_DIR / f"{name}.yaml").train)
-        bad += [f"{name}: {row['field']} (authors {row['authors']!r}, sftscope {row['sftscope']!r})"
-                for row in training_rows(name, exp, data, train) if not row["equal"] and not row["reason"]]
-    return bad
+    return [f"{title}: {name}: {row['field']} (authors {row['authors']!r}, sftscope {row['sftscope']!r})"
+            for title, _intro, tables in SECTIONS for name, rows in tables(data).items()
+            for row in rows if not row["equal"] and not row["reason"]]
 
 
 def _cell(v) -> str:
@@ -222,9 +247,7 @@ def _cell(v) -> str:
 
 
 def render(data: dict | None = None) -> str:
-    from .core.config import load_config
-    from .train.recipes import apply_recipe
-
+    """The whole document: a header, then each section's introduction and one table per experiment."""
     data = data or load_data()
     parts = [
         "# The study's protocol, field by field\n",
@@ -233,23 +256,15 @@ def render(data: dict | None = None) -> str:
         "`configs/paper/*.yaml`. `tests/test_paper_protocol.py` fails when a config differs from the authors "
         "without a reason written here. Source lines are `file:line` at that commit; where no line was recorded "
         "the quoted code locates it.\n",
-        "## Training\n",
-        "### What sftscope cannot express exactly\n",
-        "- The authors' Qwen2.5 `-no-sys-prompt` models and their Math-CoT-2.5k file are not public (see rows `model`, "
-        "`data`).\n- FSDP2 details of verl (its wrap policy, `drop_last=True` of the sampler: no effect on these "
-        "row counts, all multiples of the batch) are not modelled; sftscope's `fsdp2` accelerate config shards per "
-        "decoder layer.\n- Teacher log-probs are read (`teacher_logprobs_column`) but only logged, as the authors "
-        "do in `importance_sampling_mode=vanilla`.\n",
     ]
-    for name, exp in data["experiments"].items():
-        train = apply_recipe(load_config(CONFIG_DIR / f"{name}.yaml").train)
-        parts.append(f"\n### `paper/{name}`\n\n| field | authors | source | sftscope | equal | why not |\n"
-                     "|---|---|---|---|---|---|")
-        for row in training_rows(name, exp, data, train):
-            parts.append(f"| {row['field']} | {_cell(row['authors'])} | {_cell(row['source'])} "
-                         f"| {_cell(row['sftscope'])} "
-                         f"| {'yes' if row['equal'] else 'no'} | {_cell(row['reason'])} |")
-    parts.append("\n## Evaluation\n\nNot yet tabulated (the evaluation issue adds this half).\n")
+    for title, intro, tables in SECTIONS:
+        parts.append(f"## {title}\n\n{intro}")
+        for name, rows in tables(data).items():
+            parts.append(f"\n### `paper/{name}`\n\n| field | authors | source | sftscope | equal | why not |\n"
+                         "|---|---|---|---|---|---|")
+            parts += [f"| {r['field']} | {_cell(r['authors'])} | {_cell(r['source'])} | {_cell(r['sftscope'])} "
+                      f"| {'yes' if r['equal'] else 'no'} | {_cell(r['reason'])} |" for r in rows]
+    parts.append("\n## Evaluation\n\nNot yet tabulated (the evaluation issue adds this half as a second section).\n")
     return "\n".join(parts)
 
 
