@@ -190,3 +190,15 @@ def test_new_options_are_part_of_the_training_hash(kw):
 
     base = dict(unique_samples=4) if "subset_rule" in kw else {}
     assert training_hash(TrainConfig(model="m", **kw)) != training_hash(TrainConfig(model="m", **base))
+
+
+@pytest.mark.parametrize("steps, expected", [
+    (640, [10, 20, 40, 80, 160, 320, 480, 640]),   # the released checkpoints
+    (80, [10, 20, 40, 60, 80]),                    # 1 epoch at batch 256
+    (160, [10, 20, 40, 80, 120, 160]),             # 2 epochs
+    (1280, [20, 40, 80, 160, 320, 640, 960, 1280]),  # 16 epochs
+])
+def test_study_save_steps_scale_on_the_every_10_grid(steps, expected):
+    from sftscope.train.recipes import study_save_steps
+
+    assert study_save_steps(steps) == expected

@@ -251,8 +251,12 @@ def encode_rows(conversations: list[dict], tokenizer, template: str, max_length:
                 append_eos: bool = False) -> list[dict]:
     """Encode every conversation; drop those whose prompt alone fills ``max_length`` (an error if that is all)."""
     out, dropped, shortest_prompt = [], 0, None
-    for conv in conversations:
-        e = encode_conversation(tokenizer, conv["messages"], template, None, conv.get("teacher_logprobs"), append_eos)
+    for i, conv in enumerate(conversations, 1):
+        try:
+            e = encode_conversation(tokenizer, conv["messages"], template, None, conv.get("teacher_logprobs"),
+                                    append_eos)
+        except DataError as err:  # name the row: the message alone does not say which one
+            raise DataError(f"train data row {i}: {err}") from None
         first = next((k for k, lbl in enumerate(e.labels) if lbl != IGNORE), len(e.labels))
         shortest_prompt = first if shortest_prompt is None else min(shortest_prompt, first)
         if first >= max_length:
