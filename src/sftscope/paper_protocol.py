@@ -165,7 +165,10 @@ def training_rows(name: str, exp: dict, data: dict, train) -> list[dict]:
         ("processes", 8, "README.md (`We trained all models on 8 H200 GPUs`)", train.num_processes,
          train.num_processes == 8),
         ("lr", exp["lr"], _src(data, exp, "lr"), train.lr, train.lr == exp["lr"]),
-        ("scheduler", exp["lr_scheduler"], _src(data, exp, "optim.lr_scheduler", arg=True), train.scheduler,
+        # Scripts with their own `lr_scheduler=` variable (args shifted by 2) set the value there.
+        ("scheduler", exp["lr_scheduler"] + (" (verl: get_constant_schedule_with_warmup)"
+                                             if exp["lr_scheduler"] == "constant" else ""), _src(data, exp, "lr_scheduler_var") if exp["args_offset"] > exp["vars_offset"]
+         else _src(data, exp, "optim.lr_scheduler", arg=True), train.scheduler,
          {"cosine": "cosine", "constant": "constant_with_warmup"}[exp["lr_scheduler"]] == train.scheduler),
         ("warmup_steps", authors_warmup, _common(data, exp, "warmup_steps")[1], sched.warmup_steps,
          authors_warmup == sched.warmup_steps),
