@@ -37,3 +37,33 @@ def test_hf_backend_uses_the_override_over_the_models_own(tmp_path):
     assert "You are a helpful assistant" in HFBackend(tmp_path, device="cpu").prompt_text(msgs)
     backend = HFBackend(tmp_path, device="cpu", chat_template_override=CHATML_TEMPLATE)
     assert backend.prompt_text(msgs) == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_vllm_backend_passes_the_override_to_chat_not_to_the_engine(monkeypatch):
+    import sys
+    import types
+    from types import SimpleNamespace
+
+    from sftscope.backends.generation.base import GenerationRequest, SamplingParams, load_backend
+
+    calls = {}
+
+    class LLM:
+        def __init__(self, **kw):
+            calls["engine"] = kw
+
+        def get_tokenizer(self):
+            return SimpleNamespace(encode=lambda text, add_special_tokens=False: text.split())
+
+        def chat(self, conversations, sampling_params=None, **kw):
+            calls["chat"] = kw
+            return [SimpleNamespace(prompt_token_ids=[1], outputs=[SimpleNamespace(
+                text="x", token_ids=[2], finish_reason="stop", logprobs=None)]) for _ in conversations]
+
+    mod = types.ModuleType("vllm")
+    mod.LLM, mod.SamplingParams = LLM, lambda **kw: SimpleNamespace(kw=kw)
+    monkeypatch.setitem(sys.modules, "vllm", mod)
+    backend = load_backend("vllm", "org/m", chat_template_override=CHATML_TEMPLATE)
+    backend.generate([GenerationRequest(messages=[{"role": "user", "content": "Hi"}], seed=0)],
+                     SamplingParams(max_new_tokens=4))
+    assert "chat_template_override" not in calls["engine"] and calls["chat"]["chat_template"] == CHATML_TEMPLATE
