@@ -153,6 +153,7 @@ def test_cpu_auto_is_off_and_keeps_the_training_hash(tiny_model, rows_file, tmp_
     def legacy(cfg, value, optimizer="adamw_torch"):
         # (settings added later did not exist then: at their defaults they are not part of the hash)
         d = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in _HASH_EXCLUDED and k not in _ADDED_DEFAULTS}
+        d["warmup_ratio"] = 0.1 if d["warmup_ratio"] is None else d["warmup_ratio"]  # the default it was then
         return content_hash({**d, "gradient_checkpointing": value, "optimizer": optimizer})
 
     assert auto.optimizer == "adamw_torch_fused"

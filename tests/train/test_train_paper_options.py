@@ -202,3 +202,16 @@ def test_study_save_steps_scale_on_the_every_10_grid(steps, expected):
     from sftscope.train.recipes import study_save_steps
 
     assert study_save_steps(steps) == expected
+
+
+def test_a_dumped_constant_config_reloads():
+    """Relaunch and matrix expansion re-validate a full dump: the unset warmup must not become an explicit 0.1."""
+    from sftscope.core.schema import RunConfig
+    from sftscope.pipeline import expand_conditions
+
+    cfg = TrainConfig(model="m", scheduler="constant")
+    assert TrainConfig.model_validate(cfg.model_dump()).warmup_ratio is None
+    assert resolve_schedule(apply_recipe(cfg), 64, 1).warmup_steps == 0
+    run = RunConfig(name="x", train={"model": "m"}, matrix={"train.scheduler": ["cosine", "constant"]})
+    assert [c.cfg.train.scheduler for c in expand_conditions(run)] == ["cosine", "constant"]
+    assert resolve_schedule(TrainConfig(model="m", batch_size=4, micro_batch_size=4), 40, 1).warmup_steps == 1

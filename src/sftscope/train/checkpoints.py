@@ -104,6 +104,8 @@ def _hash(cfg: TrainConfig, pinned: dict) -> str:
 
     d = {k: v for k, v in cfg.model_dump(mode="json").items()
          if k not in _HASH_EXCLUDED and not (k in _ADDED_DEFAULTS and v == _ADDED_DEFAULTS[k])}
+    if d.get("warmup_ratio", 0.1) is None:
+        d["warmup_ratio"] = 0.1  # unset: hashed as the 0.1 default it replaced, so earlier runs keep their hash
     return content_hash({**d, **pinned})
 
 

@@ -26,6 +26,7 @@ _AUTHORS = dict(_OPTIM, max_length=20_000, micro_batch_size=4, loss_reduction="p
                 padding_free=True, optimizer="adamw_torch_fused", num_processes=8, accelerate_config="fsdp2",
                 seed=1)  # verl sft_trainer.yaml trainer.seed (no effect with a fixed order and no dropout)
 STUDY_SAVE_STEPS = [10, 20, 40, 80, 160, 320, 480, 640]
+DEFAULT_WARMUP_RATIO = 0.1  # an unset train.warmup_ratio (0 with scheduler constant)
 
 RECIPES: dict[str, dict] = {
     # Main runs: global batch 256, 8 epochs over the ~20k rows, 20k-token sequences, fixed data order.
@@ -51,7 +52,7 @@ def apply_recipe(cfg: TrainConfig) -> TrainConfig:
         return cfg
     preset = RECIPES[cfg.recipe]
     updates = {k: v for k, v in preset.items() if k not in cfg.model_fields_set}
-    if cfg.scheduler == "constant" and "warmup_ratio" not in cfg.model_fields_set:
+    if cfg.scheduler == "constant" and cfg.warmup_ratio is None:
         updates["warmup_ratio"] = 0.0  # plain constant has no warmup (constant_with_warmup is the authors')
     if {"save_every", "save_log_spaced"} & cfg.model_fields_set:
         updates.pop("save_steps", None)  # the user chose another checkpoint policy
@@ -123,6 +124,7 @@ def resolve_schedule(cfg: TrainConfig, rows: int, world_size: int = 1) -> Schedu
     else:
         epochs = cfg.epochs if cfg.epochs is not None else 1.0
         steps = max(1, math.ceil(epochs * rows / cfg.batch_size))
-    warmup = int(math.ceil(cfg.warmup_ratio * steps)) if cfg.scheduler in ("cosine", "linear", "constant_with_warmup") else 0
+    ratio = DEFAULT_WARMUP_RATIO if cfg.warmup_ratio is None else cfg.warmup_ratio
+    warmup = int(math.ceil(ratio * steps)) if cfg.scheduler in ("cosine", "linear", "constant_with_warmup") else 0
     return Schedule(rows=rows, batch_size=cfg.batch_size, micro_batch_size=cfg.micro_batch_size,
                     world_size=world_size, grad_accum=grad_accum, max_steps=steps, epochs=epochs, warmup_steps=warmup)

@@ -42,7 +42,10 @@ class TrainConfig(StrictModel):
     scheduler: Literal["cosine", "constant", "linear", "constant_with_warmup"] = Field(
         "cosine", description="cosine | linear | constant_with_warmup (all warm up for warmup_ratio) | constant "
         "(no warmup: a non-zero warmup_ratio with it is an error)")
-    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of total steps spent warming up")
+    # None rather than 0.1: a dumped config (relaunch, matrix expansion) must not turn the default into an
+    # explicit 0.1 that `scheduler: constant` would then reject.
+    warmup_ratio: float | None = Field(
+        None, ge=0, le=1, description="share of total steps spent warming up; unset: 0.1 (0 with scheduler constant)")
     weight_decay: float = Field(0.01, ge=0)
     weight_decay_all: bool = Field(
         False, description="decay every parameter, biases and norms included (the authors' torch AdamW); "
@@ -99,7 +102,7 @@ class TrainConfig(StrictModel):
     @model_validator(mode="after")
     def _consistent(self):
         problems = []
-        if self.scheduler == "constant" and self.warmup_ratio > 0 and "warmup_ratio" in self.model_fields_set:
+        if self.scheduler == "constant" and self.warmup_ratio:
             problems.append(f"scheduler constant has no warmup, but warmup_ratio={self.warmup_ratio}: use scheduler "
                             "constant_with_warmup (the authors' constant LR), or warmup_ratio: 0")
         if self.param_dtype == "bf16" and self.precision in ("fp32", "fp16"):
