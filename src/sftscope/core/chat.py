@@ -39,9 +39,9 @@ TEMPLATE_TOKENS = {"qwen_base": ("<|im_start|>", "<|im_end|>", "<|endoftext|>"),
 
 
 
-def named_template(setting: str, key: str = "chat_template") -> str:
+def named_template(setting: str, key: str = "chat_template", also: tuple[str, ...] = ()) -> str:
     """The Jinja text of a template setting: a shipped name (``qwen_base``, ``chatml``), a ``.jinja`` file or a
-    Jinja string; anything else is a ConfigError naming ``key``."""
+    Jinja string; anything else is a ConfigError naming ``key`` (``also``: other values the caller accepts)."""
     from pathlib import Path
 
     from .errors import ConfigError, did_you_mean
@@ -55,8 +55,9 @@ def named_template(setting: str, key: str = "chat_template") -> str:
         return p.read_text(encoding="utf-8")
     if "{{" in setting or "{%" in setting:
         return setting
-    raise ConfigError([f"{key}={setting!r} is not a known template.{did_you_mean(setting, CHAT_TEMPLATES)} Use one "
-                       f"of {sorted(CHAT_TEMPLATES)}, a .jinja file or a Jinja string"])
+    choices = [*also, *sorted(CHAT_TEMPLATES)]
+    raise ConfigError([f"{key}={setting!r} is not a known template.{did_you_mean(setting, choices)} Use one of "
+                       f"{', '.join(f'`{c}`' for c in choices)}, a .jinja file or a Jinja string"])
 
 
 def _where(source: str, row: int | None, column: str) -> str:

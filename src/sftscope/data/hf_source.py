@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from ..core.benchmarks import BOXED_INSTRUCTION, user_prompt
 from ..core.chat import prompt_text

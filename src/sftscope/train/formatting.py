@@ -13,16 +13,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.chat import (CHAT_TEMPLATES, CHATML_TEMPLATE, QWEN_BASE_TEMPLATE, TEMPLATE_TOKENS,  # noqa: F401
-                         check_message_roles, prompt_turns)
-from ..core.errors import ConfigError, DataError, did_you_mean
+from ..core.chat import CHAT_TEMPLATES, TEMPLATE_TOKENS, check_message_roles, named_template, prompt_turns
+from ..core.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 IGNORE = -100  # label of tokens without loss (the value torch's cross-entropy ignores)
 
-# The shipped templates live in core/chat.py, shared with the evaluate stage (`eval.chat_template`).
-_TEMPLATE_TOKENS = TEMPLATE_TOKENS
+# The shipped templates (qwen_base, chatml) live in core/chat.py, shared with `eval.chat_template`.
 
 # Column pairs tried, in order, on rows without `messages` when no mapping is configured.
 _DEFAULT_PAIRS = (("message", "response"), ("prompt", "completion"), ("question", "response"))
@@ -50,21 +48,13 @@ def resolve_chat_template(tokenizer, setting: str | None) -> str:
         return tokenizer.chat_template
     if setting in CHAT_TEMPLATES:
         vocab = tokenizer.get_vocab()
-        missing = [t for t in _TEMPLATE_TOKENS[setting] if t not in vocab]
+        missing = [t for t in TEMPLATE_TOKENS[setting] if t not in vocab]
         if missing:
             raise ConfigError([f"train.chat_template={setting} uses tokens {missing} that the tokenizer lacks, so "
                                "they would be split into pieces. Fix: use the model's own template "
                                "(train.chat_template: model) or a template written for this tokenizer"])
         return CHAT_TEMPLATES[setting]
-    if setting.endswith((".jinja", ".j2")):
-        p = Path(setting)
-        if not p.is_file():
-            raise ConfigError([f"train.chat_template: template file {setting!r} not found"])
-        return p.read_text(encoding="utf-8")
-    if "{{" in setting or "{%" in setting:
-        return setting
-    raise ConfigError([f"train.chat_template={setting!r} is not a known template.{did_you_mean(setting, CHAT_TEMPLATES)} "
-                       f"Use `model`, one of {sorted(CHAT_TEMPLATES)}, a .jinja file or a Jinja string"])
+    return named_template(setting, "train.chat_template", also=("model",))  # a .jinja file or a Jinja string
 
 
 def _render(tokenizer, messages: list[dict], template: str, add_generation_prompt: bool) -> str:
@@ -140,7 +130,7 @@ def encode_conversation(tokenizer, messages: list[dict], template: str, max_leng
         ids = list(enc["input_ids"])
         # A token belongs to an assistant turn when it starts inside one; a token straddling the boundary stays prompt.
         labels = [tid if any(a <= start < b for a, b in spans) else IGNORE
-                  for tid, (start, _end) in zip(ids, enc["offset_mapping"])]
+                  for tid, (start, _end) in zip(ids, enc["offset_mapping"], strict=True)]
     teacher = _align_teacher(labels, teacher_logprobs)
     if max_length is not None and len(ids) > max_length:
         ids, labels = ids[:max_length], labels[:max_length]
