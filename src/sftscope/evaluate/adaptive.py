@@ -1,0 +1,248 @@
+"""Trajectory-first evaluation: evaluate the checkpoints whose scores can change the verdict, and stop.
+
+The verdict is the pattern rule of ``core.patterns`` (label, ``min_step``, ``recovery_step``) applied to the
+checkpoints that were evaluated. The policy, over the sorted list of available steps (index 0 = the base):
+
+1. *coarse*: the base, the final and a log-spaced plus an evenly spaced subset of the rest (log-spaced
+   because dips come early in SFT; the even points keep a late dip from hiding in one long gap);
+2. *refine*, in rounds, by splitting a gap between two evaluated neighbors (the middle checkpoint) when a
+   checkpoint inside it could still change an answer, judged from the neighbors' confidence intervals:
+   - label: no evaluated checkpoint is below ``base - tol`` yet, and a neighbor's interval reaches below it
+     (a dip could hide in the gap). Once a checkpoint is below, the label is fixed: the final is evaluated
+     and more checkpoints can only add dips;
+   - ``min_step`` (once dipped): a neighbor's interval reaches below the current minimum, or the gap
+     touches the minimum and is longer than two intervals (a hidden minimum next to the current one is
+     within one checkpoint interval, which is the precision asked for);
+   - ``recovery_step`` (once dipped): a gap between the minimum and the first checkpoint at or above the
+     base whose interval reaches the base (the recovery could be earlier), except the last such gap when
+     it spans at most two intervals (again within one interval).
+3. *stop* when no gap needs splitting: evaluating more checkpoints can then move no answer by more than one
+   checkpoint interval unless a hidden checkpoint falls outside its neighbors' intervals (``z`` scales the
+   intervals' half-widths used here; 1.0 = the stored 95% intervals).
+
+Why ``min_step``/``recovery_step`` are chased only after a dip: they are the dip's location and end; on a
+flat or rising trajectory the minimum is the noise around the base, and pinning a noise minimum down needs
+the dense sweep (the simulator in ``benchmarks/adaptive_sweep.py`` measures what that costs).
+
+Everything here is deterministic (ties go to the earlier step) and pure except ``run_adaptive_sweep``, which
+drives the normal sweep: every chosen checkpoint is evaluated fully (same items, same seeds, same keys), so
+an adaptive sweep's stored samples are a subset of a dense sweep's and a later dense sweep reuses them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping, Sequence
+
+from ..core.errors import SftscopeError
+from ..core.patterns import EPS, Point, analyze_trajectory, classify
+
+Obs = tuple  # (score, ci_low, ci_high): what an evaluation callback returns per track
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Settings of the adaptive policy (``tol`` and ``use_ci`` must match the analysis that reads the result)."""
+
+    tol: float = 0.01
+    use_ci: bool = False
+    n_log: int = 6  # log-spaced coarse checkpoints (besides base and final)
+    n_even: int = 4  # evenly spaced coarse checkpoints
+    z: float = 1.0  # multiplier on interval half-widths when asking "could a hidden checkpoint reach X"
+    per_round: int | None = None  # at most this many checkpoints per refinement round (None: every gap at once)
+
+    def __post_init__(self):
+        if self.tol < 0 or self.z < 0 or self.n_log < 0 or self.n_even < 0:
+            raise SftscopeError(f"adaptive policy: tol, z, n_log and n_even must be >= 0, got {self}")
+        if self.per_round is not None and self.per_round < 1:
+            raise SftscopeError(f"adaptive policy: per_round must be >= 1 or None, got {self.per_round}")
+
+
+@dataclass
+class AdaptiveResult:
+    """What ``run_policy`` did: the evaluated points per track, the order of evaluation and the rounds."""
+
+    steps: list[int]
+    points: dict[int, dict[str, Point]] = field(default_factory=dict)  # step -> track -> point
+    rounds: list[list[int]] = field(default_factory=list)
+
+    @property
+    def evaluated(self) -> list[int]:
+        return sorted(self.points)
+
+    def verdicts(self, tol: float, use_ci: bool = False) -> dict[str, dict]:
+        """The pattern rule per track over the evaluated checkpoints (what ``analyze`` will report)."""
+        tracks = sorted({t for per in self.points.values() for t in per})
+        return {t: analyze_trajectory([p for per in self.points.values() for tt, p in per.items() if tt == t],
+                                      tol, benchmark=t, use_ci=use_ci) for t in tracks}
+
+
+def coarse_indices(k: int, n_log: int = 6, n_even: int = 4) -> list[int]:
+    """Indices (into ``k`` sorted steps) of the first round: 0, k-1, log-spaced and evenly spaced ones."""
+    if k <= 0:
+        return []
+    out = {0, k - 1}
+    if k > 2 and n_log:
+        # geometric in the index from 1 to k-1: 1, 2, 4, ... (early checkpoints, where dips start)
+        out |= {min(k - 1, max(1, round(math.exp(math.log(k - 1) * i / max(1, n_log - 1))))) for i in range(n_log)}
+    if k > 2 and n_even:
+        out |= {round((k - 1) * (i + 1) / (n_even + 1)) for i in range(n_even)}
+    return sorted(out)
+
+
+def _half_widths(p: Point) -> tuple[float, float]:
+    return p.score - p.low(), p.high() - p.score
+
+
+def _reach(a: Point, b: Point, z: float) -> tuple[float, float]:
+    """Lowest and highest score a hidden checkpoint between ``a`` and ``b`` plausibly shows."""
+    lo = min(a.score - z * _half_widths(a)[0], b.score - z * _half_widths(b)[0])
+    hi = max(a.score + z * _half_widths(a)[1], b.score + z * _half_widths(b)[1])
+    return lo, hi
+
+
+def _could_be_below(a: Point, b: Point, base: Point, cfg: PolicyConfig) -> bool:
+    lo, _ = _reach(a, b, cfg.z)
+    if lo >= base.score - cfg.tol - EPS:
+        return False
+    if not cfg.use_ci:
+        return True
+    # With intervals in the rule, a hidden point is below only if its upper bound clears the base's lower one.
+    hw = min(_half_widths(a)[1], _half_widths(b)[1])
+    return lo + hw < base.low() - EPS
+
+
+def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int, int]:
+    """For one track (``index -> point`` of the evaluated checkpoints among ``k``), the gaps that need
+    splitting: ``{left index: priority}`` (0 label, 1 minimum, 2 recovery; lower is more urgent)."""
+    idx = sorted(pts)
+    if not idx or idx[0] != 0:
+        return {}
+    base = pts[0]
+    gaps = [(i, j) for i, j in zip(idx, idx[1:]) if j - i > 1]
+    need: dict[int, int] = {}
+    interior = [i for i in idx if 0 < i < k - 1]
+    dipped = any(classify(pts[i], base, cfg.tol, cfg.use_ci) == "below" for i in interior)
+    if not dipped:
+        for i, j in gaps:
+            if _could_be_below(pts[i], pts[j], base, cfg):
+                need[i] = 0
+        return need
+    lowest = min(pts[i].score for i in idx)
+    m = next(i for i in idx if pts[i].score <= lowest + EPS)
+    for i, j in gaps:
+        lo, _ = _reach(pts[i], pts[j], cfg.z)
+        touches = m in (i, j)
+        if (touches and j - i > 2) or (not touches and lo < lowest - EPS):
+            need.setdefault(i, 1)
+    after = [i for i in idx if i > m]
+    r = next((i for i in after if pts[i].score >= base.score - EPS), None)
+    for i, j in gaps:
+        if i < m or (r is not None and j > r):
+            continue
+        _, hi = _reach(pts[i], pts[j], cfg.z)
+        last = r is not None and j == r
+        if hi >= base.score - EPS and not (last and j - i <= 2):
+            need.setdefault(i, 2)
+    return need
+
+
+def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], cfg: PolicyConfig) -> list[int]:
+    """The steps to evaluate next (empty: stop). ``points`` maps evaluated steps to their per-track points.
+
+    First the coarse set; then the middle of every gap some track needs split, most urgent first (label,
+    then minimum, then recovery; longer gaps first; then earlier), at most ``cfg.per_round`` of them.
+    """
+    steps = sorted(steps)
+    k = len(steps)
+    pos = {s: i for i, s in enumerate(steps)}
+    unknown = set(points) - set(pos)
+    if unknown:
+        raise SftscopeError(f"adaptive policy: evaluated steps {sorted(unknown)} are not among the steps {steps}")
+    coarse = [steps[i] for i in coarse_indices(k, cfg.n_log, cfg.n_even) if steps[i] not in points]
+    if coarse:
+        return coarse
+    tracks = sorted({t for per in points.values() for t in per})
+    urgency: dict[int, tuple] = {}  # left index -> (priority, -tracks needing it)
+    for t in tracks:
+        pts = {pos[s]: per[t] for s, per in points.items() if t in per}
+        for i, prio in track_splits(pts, k, cfg).items():
+            old = urgency.get(i, (9, 0))
+            urgency[i] = (min(old[0], prio), old[1] - 1)
+    if not urgency:
+        return []
+    evaluated = sorted(pos[s] for s in points)
+    right = {i: j for i, j in zip(evaluated, evaluated[1:])}
+    order = sorted(urgency, key=lambda i: (urgency[i][0], urgency[i][1], -(right[i] - i), i))
+    if cfg.per_round is not None:
+        order = order[:cfg.per_round]
+    return sorted(steps[(i + right[i]) // 2] for i in order)
+
+
+def _as_points(step: int, got) -> dict[str, Point]:
+    """Normalize a callback's answer: one (score, lo, hi) or a mapping track -> (score, lo, hi)."""
+    if isinstance(got, Mapping):
+        return {str(t): Point(step, float(v[0]), v[1], v[2]) for t, v in got.items()}
+    return {"score": Point(step, float(got[0]), got[1], got[2])}
+
+
+def run_policy(steps: Iterable[int], evaluate: Callable[[list[int]], Mapping[int, object]],
+               cfg: PolicyConfig = PolicyConfig(), max_rounds: int = 1000) -> AdaptiveResult:
+    """Drive the policy to its stopping rule.
+
+    ``evaluate(list_of_steps)`` evaluates each step fully and returns ``{step: (score, lo, hi)}`` or
+    ``{step: {track: (score, lo, hi)}}`` (a track per benchmark). Returns the evaluated points and rounds.
+    """
+    steps = sorted(set(int(s) for s in steps))
+    if not steps:
+        raise SftscopeError("adaptive policy: no steps to evaluate")
+    res = AdaptiveResult(steps=steps)
+    for _ in range(max_rounds):
+        todo = next_steps(steps, res.points, cfg)
+        if not todo:
+            return res
+        got = evaluate(todo)
+        missing = [s for s in todo if s not in got]
+        if missing:
+            raise SftscopeError(f"adaptive policy: the evaluation returned no score for steps {missing}")
+        for s in todo:
+            res.points[s] = _as_points(s, got[s])
+        res.rounds.append(todo)
+    raise SftscopeError(f"adaptive policy: no stop after {max_rounds} rounds (a bug: each round adds checkpoints)")
+
+
+# ---- sequential sample counts (avg@k benchmarks) -------------------------------------------------------------
+
+def sample_rounds(n_max: int, floor: int) -> list[int]:
+    """Sample counts tried in turn: ``floor``, doubling, then ``n_max`` (e.g. floor 2, n 10: 2, 4, 8, 10).
+
+    Samples are always the first k sample indices, so they are a prefix of the dense sweep's samples."""
+    if n_max < 1 or floor < 1:
+        raise SftscopeError(f"sequential samples: n ({n_max}) and the floor ({floor}) must be >= 1")
+    out, k = [], min(floor, n_max)
+    while k < n_max:
+        out.append(k)
+        k *= 2
+    return out + [n_max]
+
+
+def verdict_margin(score: float, base: float, tol: float) -> float:
+    """How far ``score`` is from the nearest threshold the pattern rule compares it with (base - tol, the base
+    itself for the recovery, base + tol): an interval narrower than this cannot change the checkpoint's class."""
+    return min(abs(score - t) for t in (base - tol, base, base + tol))
+
+
+def enough_samples(score: float, low: float, high: float, base: float, tol: float) -> bool:
+    """True when the interval is already narrower than the verdict needs (both half-widths under the margin)."""
+    return max(score - low, high - score) < verdict_margin(score, base, tol) - EPS
+
+
+def sequential_count(score_at: Callable[[int], Obs], n_max: int, floor: int, base: float, tol: float) -> int:
+    """The sample count at which sequential sampling stops for one checkpoint: the first of ``sample_rounds``
+    whose ``score_at(k)`` = (score, lo, hi) is ``enough_samples``, else ``n_max``. Never below ``floor``."""
+    for k in sample_rounds(n_max, floor):
+        s, lo, hi = score_at(k)
+        if k == n_max or enough_samples(s, lo, hi, base, tol):
+            return k
+    return n_max
