@@ -246,3 +246,115 @@ def sequential_count(score_at: Callable[[int], Obs], n_max: int, floor: int, bas
         if k == n_max or enough_samples(s, lo, hi, base, tol):
             return k
     return n_max
+
+
+# ---- orchestration: the normal sweep, checkpoint subsets chosen by the policy ---------------------------------
+
+def policy_from_config(cfg) -> PolicyConfig:
+    """The policy of an ``EvalConfig`` (``adaptive_tol`` None: 0.01, the analysis default on 0-1 scores)."""
+    return PolicyConfig(tol=0.01 if cfg.adaptive_tol is None else float(cfg.adaptive_tol))
+
+
+def sweep(cfg, checkpoints, settings, db_path, run: str | None = None, progress: bool = True) -> list[dict]:
+    """``run_sweep`` for every checkpoint, or the adaptive sweep when ``cfg.adaptive`` (the stage's one call)."""
+    from .sweep import run_sweep
+
+    if not cfg.adaptive:
+        return run_sweep(checkpoints, cfg.benchmarks, settings, db_path, run=run, executor=cfg.executor,
+                         progress=progress)
+    return run_adaptive_sweep(checkpoints, cfg.benchmarks, settings, db_path, run=run, executor=cfg.executor,
+                              progress=progress, policy=policy_from_config(cfg),
+                              samples_floor=cfg.samples_floor if cfg.sequential_samples else None)
+
+
+def run_adaptive_sweep(checkpoints, benchmarks, settings, db_path, run: str | None = None, executor="local",
+                       progress: bool = True, policy: PolicyConfig = PolicyConfig(),
+                       samples_floor: int | None = None) -> list[dict]:
+    """Sweep only the checkpoints the policy asks for, run by run; same return shape as ``run_sweep``.
+
+    Each round goes through ``sweep.run_sweep`` (same keys, items and seeds as a dense sweep). With
+    ``samples_floor`` (sequential sampling), each checkpoint but the base starts at ``floor`` samples per
+    item and doubles until its interval is narrower than the verdict needs (``enough_samples``) or reaches
+    the configured n. The choice (rounds, evaluated steps, samples per score) is stored in the run's meta.
+    """
+    from dataclasses import replace as _replace
+
+    from ..core.benchmarks import get_benchmark
+    from ..core.store import ResultsStore
+
+    ckpts = [c if not run or c.run == run else _replace(c, run=run, id=f"{run}/step{c.step}") for c in checkpoints]
+    if not ckpts:
+        raise SftscopeError("nothing to evaluate: no checkpoints (give --checkpoints and/or --base)")
+    specs = [get_benchmark(b) for b in benchmarks]
+    out: list[dict] = []
+    for name in sorted({c.run for c in ckpts}):
+        by_step = {c.step: c for c in ckpts if c.run == name}
+        if 0 not in by_step:
+            raise SftscopeError(f"--adaptive: run {name!r} has no step 0; the base is the reference of every "
+                                "verdict. Give --base MODEL (or eval.base).")
+        ev = _RoundEvaluator(by_step, specs, settings, db_path, executor, progress, policy.tol, samples_floor)
+        res = run_policy(sorted(by_step), ev, policy)
+        with ResultsStore(db_path) as store:
+            _merge_run_meta(store, name, {"adaptive": {
+                "tol": policy.tol, "available_steps": sorted(by_step), "evaluated_steps": res.evaluated,
+                "rounds": res.rounds, "samples": {b: {str(s): k for s, k in v.items()} for b, v in ev.samples.items()},
+                "samples_floor": samples_floor}})
+        out.extend(ev.aggs[(s, sp.name)] for s in res.evaluated for sp in specs)
+    return out
+
+
+def _merge_run_meta(store, run: str, meta: dict) -> None:
+    """Add ``meta`` to the run's stored metadata without erasing what the pipeline recorded."""
+    import json
+
+    row = store.conn.execute("SELECT meta FROM runs WHERE run = ?", (run,)).fetchone()
+    store.upsert_run(run, {**(json.loads(row[0]) if row and row[0] else {}), **meta})
+
+
+class _RoundEvaluator:
+    """The ``evaluate`` callback of ``run_policy`` for one run: a round of steps -> per-benchmark points."""
+
+    def __init__(self, by_step, specs, settings, db_path, executor, progress, tol, floor):
+        self.by_step, self.specs, self.settings, self.db_path = by_step, specs, settings, db_path
+        self.executor, self.progress, self.tol, self.floor = executor, progress, tol, floor
+        self.aggs: dict[tuple[int, str], dict] = {}
+        self.samples: dict[str, dict[int, int]] = {}
+
+    def _sweep(self, steps, specs, samples: dict[str, int] | None = None):
+        from dataclasses import replace as _replace
+
+        from .sweep import run_sweep
+
+        settings = self.settings
+        if samples:  # per-benchmark sample counts for this call (a prefix of the sample indices)
+            per = {b: {**(settings.per_benchmark.get(b) or {}), "samples": k} for b, k in samples.items()}
+            settings = _replace(settings, samples=None, per_benchmark={**settings.per_benchmark, **per})
+        aggs = run_sweep([self.by_step[s] for s in steps], [sp.name for sp in specs], settings, self.db_path,
+                         executor=self.executor, progress=self.progress)
+        for a in aggs:
+            self.aggs[(a["step"], a["benchmark"])] = a
+            self.samples.setdefault(a["benchmark"], {})[a["step"]] = a["n_samples"]
+
+    def __call__(self, todo: list[int]) -> dict[int, dict]:
+        if self.floor is None:
+            self._sweep(todo, self.specs)
+        else:
+            if 0 in todo:  # the base, at full n, first: the thresholds of every later checkpoint hang on it
+                self._sweep([0], self.specs)
+            rest = [s for s in todo if s != 0]
+            for sp in self.specs if rest else []:
+                self._sequential(rest, sp)
+        return {s: {sp.name: (self.aggs[(s, sp.name)]["mean"], self.aggs[(s, sp.name)]["ci_low"],
+                              self.aggs[(s, sp.name)]["ci_high"]) for sp in self.specs} for s in todo}
+
+    def _sequential(self, steps: list[int], spec) -> None:
+        n_max = int(self.settings.resolved(spec, "samples"))
+        base = self.aggs[(0, spec.name)]["mean"]
+        pending = list(steps)
+        for k in sample_rounds(n_max, self.floor):
+            self._sweep(pending, [spec], {spec.name: k})
+            pending = [s for s in pending if k < n_max and not enough_samples(
+                self.aggs[(s, spec.name)]["mean"], self.aggs[(s, spec.name)]["ci_low"],
+                self.aggs[(s, spec.name)]["ci_high"], base, self.tol)]
+            if not pending:
+                return

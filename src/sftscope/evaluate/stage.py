@@ -73,8 +73,9 @@ def run(cfg: EvalConfig, checkpoints: list[CheckpointRef], db_path: Path, run: s
     settings = settings_from_config(cfg)
     with ResultsStore(db_path) as store:
         record_run(store, run, {**(run_meta or {}), "eval": cfg.model_dump(mode="json")})
-    return run_sweep(checkpoints, cfg.benchmarks, settings, db_path, run=run, executor=cfg.executor,
-                     progress=progress)
+    from . import adaptive  # run_sweep for every checkpoint, or only those the verdict needs (eval.adaptive)
+
+    return adaptive.sweep(cfg, checkpoints, settings, db_path, run=run, progress=progress)
 
 
 def record_run(store, run: str, meta: dict) -> None:
