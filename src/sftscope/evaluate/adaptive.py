@@ -148,11 +148,14 @@ def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[in
     return need
 
 
-def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], cfg: PolicyConfig) -> list[int]:
+def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], cfg: PolicyConfig,
+               coarse_first: bool = True) -> list[int]:
     """The steps to evaluate next (empty: stop). ``points`` maps evaluated steps to their per-track points.
 
     First the coarse set; then the middle of every gap some track needs split, most urgent first (label,
     then minimum, then recovery; longer gaps first; then earlier), at most ``cfg.per_round`` of them.
+    ``coarse_first=False`` (watch mode, where late coarse steps do not exist yet) returns the missing coarse
+    steps together with the refinements of the gaps already bounded by evaluated steps.
     """
     steps = sorted(steps)
     k = len(steps)
@@ -161,7 +164,7 @@ def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], 
     if unknown:
         raise SftscopeError(f"adaptive policy: evaluated steps {sorted(unknown)} are not among the steps {steps}")
     coarse = [steps[i] for i in coarse_indices(k, cfg.n_log, cfg.n_even) if steps[i] not in points]
-    if coarse:
+    if coarse and coarse_first:
         return coarse
     tracks = sorted({t for per in points.values() for t in per})
     urgency: dict[int, tuple] = {}  # left index -> (priority, -tracks needing it)
@@ -171,13 +174,13 @@ def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], 
             old = urgency.get(i, (9, 0))
             urgency[i] = (min(old[0], prio), old[1] - 1)
     if not urgency:
-        return []
+        return coarse
     evaluated = sorted(pos[s] for s in points)
     right = {i: j for i, j in zip(evaluated, evaluated[1:])}
     order = sorted(urgency, key=lambda i: (urgency[i][0], urgency[i][1], -(right[i] - i), i))
     if cfg.per_round is not None:
         order = order[:cfg.per_round]
-    return sorted(steps[(i + right[i]) // 2] for i in order)
+    return sorted({*coarse, *(steps[(i + right[i]) // 2] for i in order)})
 
 
 def _as_points(step: int, got) -> dict[str, Point]:
