@@ -70,10 +70,11 @@ class Family:
         return np.clip(self.base + self.gain * rise - self.depth * bump, 0.01, 0.99)
 
 
-def families(seed: int) -> list[Family]:
-    """The trajectory set: a grid of shapes, item counts and sample counts drawn from a seeded RNG."""
+def families(seed: int, items_scale: float = 1.0) -> list[Family]:
+    """The trajectory set: a grid of shapes, item counts and sample counts drawn from a seeded RNG.
+    ``items_scale`` multiplies every item count (noise shrinks as its square root)."""
     rng = np.random.default_rng(seed)
-    sizes = [(200, 4), (500, 1), (500, 4), (1000, 1), (300, 8)]
+    sizes = [(max(2, round(i * items_scale)), n) for i, n in ((200, 4), (500, 1), (500, 4), (1000, 1), (300, 8))]
     out = []
 
     def add(name, **kw):
@@ -153,18 +154,21 @@ def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, 
     pos = {s: i for i, s in enumerate(steps)}
     dense_pts = [Point(s, *score(outcomes[i])) for i, s in enumerate(steps)]
     dense = analyze_trajectory(dense_pts, cfg.tol, use_ci=cfg.use_ci)
-    used_samples = {}
+    used_samples, seen = {}, {}
 
     def evaluate(todo):
         out = {}
+        lowest = min(seen.values(), default=None)  # the minimum before this round, as the orchestration does
         for s in todo:
             o = outcomes[pos[s]]
             k = fam.n
             if sequential and s != 0 and fam.n > floor:
                 base = score(outcomes[0])[0]
-                k = sequential_count(lambda kk: score(o, kk), fam.n, floor, base, cfg.tol)
+                extra = () if lowest is None else (lowest,)
+                k = sequential_count(lambda kk: score(o, kk), fam.n, floor, base, cfg.tol, extra)
             used_samples[s] = k * fam.items
             out[s] = score(o, k)
+        seen.update({s: v[0] for s, v in out.items()})
         return out
 
     res = run_policy(steps, evaluate, cfg)
@@ -197,6 +201,7 @@ def main(argv=None) -> int:
     ap.add_argument("--floor", type=int, default=2)
     ap.add_argument("--rho", type=float, default=0.0, help="correlation of a sample's draw between neighboring "
                     "checkpoints (0: independent noise, the pessimistic default)")
+    ap.add_argument("--items-scale", type=float, default=1.0, help="multiply every item count (less noise)")
     ap.add_argument("--quiet", action="store_true", help="only the summary")
     args = ap.parse_args(argv)
     cfg = PolicyConfig(tol=args.tol, use_ci=args.use_ci, z=args.z, per_round=args.per_round, n_log=args.n_log,
@@ -205,7 +210,7 @@ def main(argv=None) -> int:
     rows = []
     for seed in (int(x) for x in args.seeds.split(",")):
         rng = np.random.default_rng([seed, 16])
-        rows += [simulate(f, rng, cfg, args.sequential, args.floor, args.rho) for f in families(seed)]
+        rows += [simulate(f, rng, cfg, args.sequential, args.floor, args.rho) for f in families(seed, args.items_scale)]
     if not args.quiet:
         print(f"{'trajectory':<16}{'items x n':>10}{'k':>4}  {'dense':<22}{'adaptive':<22}{'min':>4}{'rec':>4}"
               f"{'evals':>7}{'rounds':>7}")

@@ -157,3 +157,10 @@ def test_sequential_count_stops_at_the_first_round_that_is_enough_and_never_belo
     assert sequential_count(lambda k: (0.5, 0.49, 0.51), 10, 2, base=0.5, tol=0.01) == 10
     assert sequential_count(lambda k: (0.1, 0.1, 0.1), 10, 3, base=0.5, tol=0.01) == 3
     assert verdict_margin(0.3, 0.5, 0.01) == pytest.approx(0.19)
+
+
+def test_a_point_near_the_current_minimum_keeps_sampling():
+    # deep in the dip (far from every base threshold) but next to the current minimum: min_step hangs on it
+    assert enough_samples(0.30, 0.27, 0.33, base=0.5, tol=0.01)
+    assert not enough_samples(0.30, 0.27, 0.33, base=0.5, tol=0.01, extra=(0.31,))
+    assert sequential_count(lambda k: (0.3, 0.27, 0.33), 8, 2, base=0.5, tol=0.01, extra=(0.31,)) == 8

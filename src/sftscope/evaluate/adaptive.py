@@ -233,23 +233,26 @@ def sample_rounds(n_max: int, floor: int) -> list[int]:
     return out + [n_max]
 
 
-def verdict_margin(score: float, base: float, tol: float) -> float:
+def verdict_margin(score: float, base: float, tol: float, extra: Iterable[float] = ()) -> float:
     """How far ``score`` is from the nearest threshold the pattern rule compares it with (base - tol, the base
-    itself for the recovery, base + tol): an interval narrower than this cannot change the checkpoint's class."""
-    return min(abs(score - t) for t in (base - tol, base, base + tol))
+    itself for the recovery, base + tol, and ``extra``: the current minimum, since ``min_step`` compares
+    checkpoints with each other): an interval narrower than this cannot change the checkpoint's class."""
+    return min(abs(score - t) for t in (base - tol, base, base + tol, *extra))
 
 
-def enough_samples(score: float, low: float, high: float, base: float, tol: float) -> bool:
+def enough_samples(score: float, low: float, high: float, base: float, tol: float, extra: Iterable[float] = ()) -> bool:
     """True when the interval is already narrower than the verdict needs (both half-widths under the margin)."""
-    return max(score - low, high - score) < verdict_margin(score, base, tol) - EPS
+    return max(score - low, high - score) < verdict_margin(score, base, tol, extra) - EPS
 
 
-def sequential_count(score_at: Callable[[int], Obs], n_max: int, floor: int, base: float, tol: float) -> int:
+def sequential_count(score_at: Callable[[int], Obs], n_max: int, floor: int, base: float, tol: float,
+                     extra: Iterable[float] = ()) -> int:
     """The sample count at which sequential sampling stops for one checkpoint: the first of ``sample_rounds``
     whose ``score_at(k)`` = (score, lo, hi) is ``enough_samples``, else ``n_max``. Never below ``floor``."""
+    extra = tuple(extra)
     for k in sample_rounds(n_max, floor):
         s, lo, hi = score_at(k)
-        if k == n_max or enough_samples(s, lo, hi, base, tol):
+        if k == n_max or enough_samples(s, lo, hi, base, tol, extra):
             return k
     return n_max
 
@@ -356,11 +359,13 @@ class _RoundEvaluator:
     def _sequential(self, steps: list[int], spec) -> None:
         n_max = int(self.settings.resolved(spec, "samples"))
         base = self.aggs[(0, spec.name)]["mean"]
+        # the minimum of the checkpoints evaluated before this round: a point near it decides min_step
+        lowest = min(a["mean"] for (s, b), a in self.aggs.items() if b == spec.name and s not in steps)
         pending = list(steps)
         for k in sample_rounds(n_max, self.floor):
             self._sweep(pending, [spec], {spec.name: k})
             pending = [s for s in pending if k < n_max and not enough_samples(
                 self.aggs[(s, spec.name)]["mean"], self.aggs[(s, spec.name)]["ci_low"],
-                self.aggs[(s, spec.name)]["ci_high"], base, self.tol)]
+                self.aggs[(s, spec.name)]["ci_high"], base, self.tol, (lowest,))]
             if not pending:
                 return
