@@ -148,7 +148,8 @@ def within_one(a, b, pos) -> bool:
     return abs(pos[a] - pos[b]) <= 1
 
 
-def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, rho: float = 0.0) -> dict:
+def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, rho: float = 0.0,
+             paired: bool = True) -> dict:
     outcomes = draw(fam, rng, rho)
     steps = [10 * i for i in range(fam.k + 1)]
     pos = {s: i for i, s in enumerate(steps)}
@@ -167,7 +168,7 @@ def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, 
                 extra = () if lowest is None else (lowest,)
                 k = sequential_count(lambda kk: score(o, kk), fam.n, floor, base, cfg.tol, extra)
             used_samples[s] = k * fam.items
-            out[s] = score(o, k)
+            out[s] = score(o, k) + ((o[:, :k].mean(axis=1),) if paired else ())
         seen.update({s: v[0] for s, v in out.items()})
         return out
 
@@ -202,6 +203,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rho", type=float, default=0.0, help="correlation of a sample's draw between neighboring "
                     "checkpoints (0: independent noise, the pessimistic default)")
     ap.add_argument("--items-scale", type=float, default=1.0, help="multiply every item count (less noise)")
+    ap.add_argument("--unpaired", action="store_true", help="the policy sees only each checkpoint's own interval, "
+                    "not the per-item means (no paired intervals)")
     ap.add_argument("--quiet", action="store_true", help="only the summary")
     args = ap.parse_args(argv)
     cfg = PolicyConfig(tol=args.tol, use_ci=args.use_ci, z=args.z, per_round=args.per_round, n_log=args.n_log,
@@ -210,7 +213,8 @@ def main(argv=None) -> int:
     rows = []
     for seed in (int(x) for x in args.seeds.split(",")):
         rng = np.random.default_rng([seed, 16])
-        rows += [simulate(f, rng, cfg, args.sequential, args.floor, args.rho) for f in families(seed, args.items_scale)]
+        rows += [simulate(f, rng, cfg, args.sequential, args.floor, args.rho, not args.unpaired)
+                 for f in families(seed, args.items_scale)]
     if not args.quiet:
         print(f"{'trajectory':<16}{'items x n':>10}{'k':>4}  {'dense':<22}{'adaptive':<22}{'min':>4}{'rec':>4}"
               f"{'evals':>7}{'rounds':>7}")

@@ -164,3 +164,28 @@ def test_a_point_near_the_current_minimum_keeps_sampling():
     assert enough_samples(0.30, 0.27, 0.33, base=0.5, tol=0.01)
     assert not enough_samples(0.30, 0.27, 0.33, base=0.5, tol=0.01, extra=(0.31,))
     assert sequential_count(lambda k: (0.3, 0.27, 0.33), 8, 2, base=0.5, tol=0.01, extra=(0.31,)) == 8
+
+
+def test_paired_intervals_let_a_flat_line_stop_early():
+    """Same items at every checkpoint: when the per-item means barely move, the hidden checkpoints cannot
+    either, however wide each checkpoint's own interval (the items' spread in difficulty) is."""
+    from sftscope.evaluate.adaptive import paired_half_width
+
+    items = [0.0, 1.0] * 500  # 1000 items, mean 0.5, own interval about +-0.03
+
+    def evaluate(todo):
+        out = {}
+        for s in todo:
+            xs = list(items)
+            xs[s // 10] = 1.0 - xs[s // 10]  # one item flips per checkpoint: a wiggle of 0.001
+            m = sum(xs) / len(xs)
+            out[s] = (m, m - 0.03, m + 0.03, xs)
+        return out
+
+    paired = run_policy(STEPS, evaluate, PolicyConfig(tol=TOL))
+    unpaired = run_policy(STEPS, lambda todo: {s: v[:3] for s, v in evaluate(todo).items()}, PolicyConfig(tol=TOL))
+    assert paired.verdicts(TOL)["score"]["pattern"] == unpaired.verdicts(TOL)["score"]["pattern"] == "flat"
+    assert len(paired.points) == len(coarse_indices(K + 1)) and len(unpaired.points) == K + 1
+    a, b = Point(0, 0.5), Point(10, 0.5)
+    assert paired_half_width(a, b) is None  # no per-item means: the points' own intervals are used
+

@@ -94,12 +94,38 @@ def coarse_indices(k: int, n_log: int = 6, n_even: int = 4) -> list[int]:
     return sorted(out)
 
 
+@dataclass(frozen=True)
+class ItemPoint(Point):
+    """A point that also carries its per-item means (same items, same order at every checkpoint)."""
+
+    items: Sequence[float] | None = field(default=None, compare=False, hash=False)
+
+
 def _half_widths(p: Point) -> tuple[float, float]:
     return p.score - p.low(), p.high() - p.score
 
 
+def paired_half_width(a: Point, b: Point) -> float | None:
+    """95% half-width of the paired difference between two checkpoints on the same items (None without
+    per-item means). Every checkpoint is scored on the same items, so the items' spread in difficulty,
+    which dominates each checkpoint's own interval, cancels: what is left is how much a checkpoint's
+    observed score moves against its neighbor's, which is what a hidden checkpoint's score does."""
+    xa, xb = getattr(a, "items", None), getattr(b, "items", None)
+    if xa is None or xb is None or len(xa) != len(xb) or len(xa) < 2:
+        return None
+    d = [u - v for u, v in zip(xa, xb)]
+    mean = sum(d) / len(d)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
+    return 1.96 * sd / math.sqrt(len(d))
+
+
 def _reach(a: Point, b: Point, z: float) -> tuple[float, float]:
-    """Lowest and highest score a hidden checkpoint between ``a`` and ``b`` plausibly shows."""
+    """Lowest and highest score a hidden checkpoint between ``a`` and ``b`` plausibly shows: the neighbors'
+    scores widened by ``z`` times the paired half-width when per-item means are known, else by their own
+    interval half-widths."""
+    hw = paired_half_width(a, b)
+    if hw is not None:
+        return min(a.score, b.score) - z * hw, max(a.score, b.score) + z * hw
     lo = min(a.score - z * _half_widths(a)[0], b.score - z * _half_widths(b)[0])
     hi = max(a.score + z * _half_widths(a)[1], b.score + z * _half_widths(b)[1])
     return lo, hi
@@ -186,11 +212,16 @@ def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], 
     return sorted({*coarse, *(steps[(i + right[i]) // 2] for i in order)})
 
 
+def _point(step: int, v) -> Point:
+    items = v[3] if len(v) > 3 else None
+    return ItemPoint(step, float(v[0]), v[1], v[2], items=None if items is None else tuple(float(x) for x in items))
+
+
 def _as_points(step: int, got) -> dict[str, Point]:
-    """Normalize a callback's answer: one (score, lo, hi) or a mapping track -> (score, lo, hi)."""
+    """Normalize a callback's answer: one (score, lo, hi[, item_means]) or a mapping track -> that tuple."""
     if isinstance(got, Mapping):
-        return {str(t): Point(step, float(v[0]), v[1], v[2]) for t, v in got.items()}
-    return {"score": Point(step, float(got[0]), got[1], got[2])}
+        return {str(t): _point(step, v) for t, v in got.items()}
+    return {"score": _point(step, got)}
 
 
 def run_policy(steps: Iterable[int], evaluate: Callable[[list[int]], Mapping[int, object]],
@@ -198,7 +229,9 @@ def run_policy(steps: Iterable[int], evaluate: Callable[[list[int]], Mapping[int
     """Drive the policy to its stopping rule.
 
     ``evaluate(list_of_steps)`` evaluates each step fully and returns ``{step: (score, lo, hi)}`` or
-    ``{step: {track: (score, lo, hi)}}`` (a track per benchmark). Returns the evaluated points and rounds.
+    ``{step: {track: (score, lo, hi)}}`` (a track per benchmark); a fourth element, the per-item means in a
+    fixed item order, lets the policy use paired intervals (``paired_half_width``). Returns the evaluated
+    points and rounds.
     """
     steps = sorted(set(int(s) for s in steps))
     if not steps:
@@ -327,6 +360,8 @@ class _RoundEvaluator:
         self.by_step, self.specs, self.settings, self.db_path = by_step, specs, settings, db_path
         self.executor, self.progress, self.tol, self.floor = executor, progress, tol, floor
         self.aggs: dict[tuple[int, str], dict] = {}
+        self.item_means: dict[tuple[int, str], list[float]] = {}
+        self._items: dict[str, list[dict]] = {}
         self.samples: dict[str, dict[int, int]] = {}
 
     def _sweep(self, steps, specs, samples: dict[str, int] | None = None):
@@ -340,9 +375,29 @@ class _RoundEvaluator:
             settings = _replace(settings, samples=None, per_benchmark={**settings.per_benchmark, **per})
         aggs = run_sweep([self.by_step[s] for s in steps], [sp.name for sp in specs], settings, self.db_path,
                          executor=self.executor, progress=self.progress)
+        by_name = {sp.name: sp for sp in specs}
         for a in aggs:
             self.aggs[(a["step"], a["benchmark"])] = a
             self.samples.setdefault(a["benchmark"], {})[a["step"]] = a["n_samples"]
+            self.item_means[(a["step"], a["benchmark"])] = self._item_means(self.by_step[a["step"]],
+                                                                            by_name[a["benchmark"]], settings)
+
+    def _item_means(self, ckpt, spec, settings) -> list[float]:
+        """Per-item mean scores of exactly the planned samples, in the benchmark's item order (ungradeable = 0,
+        as in the analysis): what the policy's paired intervals are computed from."""
+        from ..core.store import ResultsStore
+        from .sweep import load_items, plan_unit
+
+        if spec.name not in self._items:
+            self._items[spec.name] = load_items(spec, settings)
+        items = self._items[spec.name]
+        with ResultsStore(self.db_path) as store:
+            plan = plan_unit(ckpt, ckpt.run, spec, items, settings, store)
+            rows = store.samples_for_keys([r.key for b in plan.batches for r in b])
+        per: dict[str, list[float]] = {}
+        for r in rows:
+            per.setdefault(str(r["item_id"]), []).append(float(r["score"] or 0.0))
+        return [sum(per[str(it["id"])]) / len(per[str(it["id"])]) for it in items if per.get(str(it["id"]))]
 
     def __call__(self, todo: list[int]) -> dict[int, dict]:
         if self.floor is None:
@@ -354,7 +409,8 @@ class _RoundEvaluator:
             for sp in self.specs if rest else []:
                 self._sequential(rest, sp)
         return {s: {sp.name: (self.aggs[(s, sp.name)]["mean"], self.aggs[(s, sp.name)]["ci_low"],
-                              self.aggs[(s, sp.name)]["ci_high"]) for sp in self.specs} for s in todo}
+                              self.aggs[(s, sp.name)]["ci_high"], self.item_means[(s, sp.name)])
+                    for sp in self.specs} for s in todo}
 
     def _sequential(self, steps: list[int], spec) -> None:
         n_max = int(self.settings.resolved(spec, "samples"))
