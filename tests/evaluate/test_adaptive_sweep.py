@@ -85,3 +85,13 @@ def test_stage_uses_the_policy_when_configured(tmp_path):
     dense = stage.run(EvalConfig(benchmarks=["fake_a"], backend="fake", samples=2), CKPTS,
                       tmp_path / "st.sqlite", run="r", progress=False)
     assert len(dense) == len(CKPTS)
+
+
+def test_sequential_samples_without_adaptive_is_a_config_error(tmp_path):
+    from sftscope.core.errors import ConfigError
+    from sftscope.evaluate import stage
+    from sftscope.evaluate.config import EvalConfig
+
+    cfg = EvalConfig(benchmarks=["fake_a"], backend="fake", sequential_samples=True)
+    with pytest.raises(ConfigError, match="needs eval.adaptive"):
+        stage.run(cfg, CKPTS, tmp_path / "x.sqlite", run="r", progress=False)

@@ -299,8 +299,13 @@ def policy_from_config(cfg) -> PolicyConfig:
 
 def sweep(cfg, checkpoints, settings, db_path, run: str | None = None, progress: bool = True) -> list[dict]:
     """``run_sweep`` for every checkpoint, or the adaptive sweep when ``cfg.adaptive`` (the stage's one call)."""
+    from ..core.errors import ConfigError
     from .sweep import run_sweep
 
+    if cfg.sequential_samples and not cfg.adaptive:
+        raise ConfigError(["eval.sequential_samples=true needs eval.adaptive=true (the verdict's thresholds decide "
+                           "when a checkpoint has enough samples). Fix: set eval.adaptive: true (--adaptive), or "
+                           "drop sequential_samples"])
     if not cfg.adaptive:
         return run_sweep(checkpoints, cfg.benchmarks, settings, db_path, run=run, executor=cfg.executor,
                          progress=progress)
