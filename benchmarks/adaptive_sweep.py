@@ -166,7 +166,7 @@ def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, 
             if sequential and s != 0 and fam.n > floor:
                 base = score(outcomes[0])[0]
                 extra = () if lowest is None else (lowest,)
-                k = sequential_count(lambda kk: score(o, kk), fam.n, floor, base, cfg.tol, extra)
+                k = sequential_count(lambda kk, o=o: score(o, kk), fam.n, floor, base, cfg.tol, extra)
             used_samples[s] = k * fam.items
             out[s] = score(o, k) + ((o[:, :k].mean(axis=1),) if paired else ())
         seen.update({s: v[0] for s, v in out.items()})

@@ -8,8 +8,16 @@ import pytest
 
 from sftscope.core.errors import SftscopeError
 from sftscope.core.patterns import Point, analyze_trajectory
-from sftscope.evaluate.adaptive import (PolicyConfig, coarse_indices, enough_samples, next_steps, run_policy,
-                                        sample_rounds, sequential_count, verdict_margin)
+from sftscope.evaluate.adaptive import (
+    PolicyConfig,
+    coarse_indices,
+    enough_samples,
+    next_steps,
+    run_policy,
+    sample_rounds,
+    sequential_count,
+    verdict_margin,
+)
 
 K = 64  # checkpoints after the base
 STEPS = [10 * i for i in range(K + 1)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from eval_fakes import FakeBackend
+
 from sftscope.core.errors import SftscopeError
 from sftscope.core.store import ResultsStore
 from sftscope.evaluate.adaptive import PolicyConfig, run_adaptive_sweep

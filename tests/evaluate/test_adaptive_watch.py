@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from eval_fakes import FakeBackend
+
 from sftscope.core.registry import GENERATION_BACKENDS
 from sftscope.evaluate.config import EvalConfig
 from sftscope.evaluate.watch import complete_steps, watch_run_dir

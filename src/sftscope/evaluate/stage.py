@@ -11,7 +11,7 @@ from pathlib import Path
 from ..core.errors import SftscopeError, did_you_mean
 from .checkpoints import CheckpointRef
 from .config import EvalConfig
-from .sweep import SweepSettings, run_sweep
+from .sweep import SweepSettings
 
 # Decoding presets, used for benchmarks the study suite's per-benchmark table (benchmarks/study.py
 # ``PRESETS``) does not list. ``paper``: the reasoning decoding of the study (temperature 0.6, top-p 0.95)
@@ -73,7 +73,8 @@ def run(cfg: EvalConfig, checkpoints: list[CheckpointRef], db_path: Path, run: s
     settings = settings_from_config(cfg)
     with ResultsStore(db_path) as store:
         record_run(store, run, {**(run_meta or {}), "eval": cfg.model_dump(mode="json")})
-    from . import adaptive  # run_sweep for every checkpoint, or only those the verdict needs (eval.adaptive)
+    # run_sweep for every checkpoint, or only those the verdict needs (eval.adaptive)
+    from . import adaptive
 
     return adaptive.sweep(cfg, checkpoints, settings, db_path, run=run, progress=progress)
 

@@ -27,10 +27,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.errors import SftscopeError
-from .adaptive import AdaptiveResult, PolicyConfig, _as_points, _merge_run_meta, _RoundEvaluator, next_steps
-from .adaptive import policy_from_config
 from ..core.benchmarks import get_benchmark
+from ..core.errors import SftscopeError
+from .adaptive import (
+    AdaptiveResult,
+    PolicyConfig,
+    _as_points,
+    _merge_run_meta,
+    _RoundEvaluator,
+    next_steps,
+    policy_from_config,
+)
 from .checkpoints import CheckpointRef, _read_meta, resolve_checkpoints
 
 META = "meta.json"  # written last by the train stage (train/checkpoints.py META_NAME)
@@ -116,8 +123,8 @@ def watch_run_dir(run_dir: Path, cfg, db: Path | None = None, run: str | None = 
     ``db`` defaults to ``run_dir/results.sqlite``; ``run`` names a single condition's run (default: the
     condition folder's name). ``max_wait_s`` gives up (an error) after that long without anything to do.
     """
-    from .stage import record_run, settings_from_config
     from ..core.store import ResultsStore
+    from .stage import record_run, settings_from_config
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir() and not run_dir.parent.is_dir():  # a folder not created yet is waited for
