@@ -137,3 +137,39 @@ def test_cli_adaptive_and_watch_on_tiny_models(tiny_run, tmp_path, capsys):
     watched = json.loads(out)
     assert [(a["step"], a["mean"]) for a in watched] == [(a["step"], a["mean"]) for a in adaptive]
     assert "0 of" in err  # everything was already in the store: nothing generated again
+
+
+def test_watch_rebuilds_analysis_and_report_of_a_run_dir(tmp_path, checking_backend, monkeypatch):
+    from sftscope.core.errors import SftscopeError
+    from sftscope.evaluate import watch
+
+    run_dir = tmp_path / "runs" / "demo"
+    _start_writer(tmp_path, run_dir / "checkpoints" / "cot", pause=0.0).wait(timeout=60)
+    (run_dir / "manifest.json").write_text(json.dumps({"stages": {"train:cot": {"status": "done"}}}))
+    calls = []
+
+    def fake_run(cmd, **kw):
+        calls.append(cmd[-2:])
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(watch.subprocess, "run", fake_run)
+    cfg = EvalConfig(benchmarks=["fake_a"], backend="fake_checking", samples=1, adaptive=True)
+    aggs = watch_run_dir(run_dir, cfg, progress=False, poll_s=0.05, max_wait_s=30)
+    assert {a["run"] for a in aggs} == {"cot"} and (run_dir / "results.sqlite").is_file()
+    assert calls == [["analyze", str(run_dir)], ["report", str(run_dir)]]
+
+    monkeypatch.setattr(watch.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 2, "", "boom\n"))
+    with pytest.raises(SftscopeError, match="sftscope analyze .* failed: boom"):
+        watch_run_dir(run_dir, cfg, progress=False, poll_s=0.05, max_wait_s=30)
+
+
+def test_watch_waits_while_training_is_running(tmp_path, checking_backend):
+    """Every planned step evaluated, but the manifest says a train stage still runs: keep waiting."""
+    from sftscope.core.errors import SftscopeError
+
+    run_dir = tmp_path / "runs" / "demo"
+    _start_writer(tmp_path, run_dir / "checkpoints" / "cot", pause=0.0).wait(timeout=60)
+    (run_dir / "manifest.json").write_text(json.dumps({"stages": {"train:nocot": {"status": "running"}}}))
+    cfg = EvalConfig(benchmarks=["fake_a"], backend="fake_checking", samples=1)
+    with pytest.raises(SftscopeError, match="nothing to evaluate for 0.3 s"):
+        watch_run_dir(run_dir, cfg, progress=False, poll_s=0.05, max_wait_s=0.3, rebuild=False)

@@ -147,8 +147,10 @@ def watch_run_dir(run_dir: Path, cfg, db: Path | None = None, run: str | None = 
         if worked:
             idle_since = time.monotonic()
         elif max_wait_s is not None and time.monotonic() - idle_since > max_wait_s:
+            missing = {c.name: [s for s in (c.plan or []) if s not in c.refs] for c in conds.values()}
             raise SftscopeError(f"--watch {run_dir}: nothing to evaluate for {max_wait_s:g} s and training is not "
-                                "finished (no train_config.yaml or checkpoints yet?)")
+                                f"finished (train stage running: {_training_running(run_dir)}; planned checkpoints "
+                                f"not written yet: {missing or 'no condition folder yet'})")
         else:
             time.sleep(poll_s)
     aggs = []
