@@ -198,6 +198,7 @@ def main(argv=None) -> int:
     ap.add_argument("--per-round", type=int, default=None)
     ap.add_argument("--n-log", type=int, default=PolicyConfig.n_log)
     ap.add_argument("--n-even", type=int, default=PolicyConfig.n_even)
+    ap.add_argument("--max-gap", type=float, default=PolicyConfig.max_gap)
     ap.add_argument("--sequential", action="store_true", help="sequential sample counts on avg@k benchmarks")
     ap.add_argument("--floor", type=int, default=2)
     ap.add_argument("--rho", type=float, default=0.0, help="correlation of a sample's draw between neighboring "
@@ -208,7 +209,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true", help="only the summary")
     args = ap.parse_args(argv)
     cfg = PolicyConfig(tol=args.tol, use_ci=args.use_ci, z=args.z, per_round=args.per_round, n_log=args.n_log,
-                       n_even=args.n_even)
+                       n_even=args.n_even, max_gap=args.max_gap)
     t0 = time.perf_counter()
     rows = []
     for seed in (int(x) for x in args.seeds.split(",")):

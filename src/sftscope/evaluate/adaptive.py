@@ -47,13 +47,16 @@ class PolicyConfig:
 
     tol: float = 0.01
     use_ci: bool = False
-    # Coarse round: 6 log-spaced + 4 evenly spaced. The even spacing is the narrowest dip that cannot hide:
-    # 4+3 saved ~3% of evaluations in the simulator but missed the hand-made late dip (width ~6 of 64
-    # checkpoints) in tests/evaluate/test_adaptive.py, between two neighbors confidently above the threshold.
-    n_log: int = 6  # log-spaced coarse checkpoints (besides base and final)
-    n_even: int = 4  # evenly spaced coarse checkpoints
+    # Coarse round: 4 log-spaced + 3 evenly spaced, and while no dip is seen no gap wider than 1/8 of the
+    # checkpoints: that width is the narrowest dip that cannot hide between two neighbors confidently above
+    # the threshold (4+3 alone missed the hand-made late dip, ~6 of 64 checkpoints wide, in
+    # tests/evaluate/test_adaptive.py, and 3 of 12 simulated late dips). Chosen on simulator seeds 0-2
+    # among 6+4, 4+3, 4+1, 5+0 and max_gap none/0.125/0.1/0.07; docs/analysis.md reports seeds 3-5.
+    n_log: int = 4  # log-spaced coarse checkpoints (besides base and final)
+    n_even: int = 3  # evenly spaced coarse checkpoints
     z: float = 1.0  # multiplier on interval half-widths when asking "could a hidden checkpoint reach X"
     per_round: int | None = None  # at most this many checkpoints per refinement round (None: every gap at once)
+    max_gap: float | None = 0.125  # while no dip is seen, split gaps wider than this fraction of the checkpoints
 
     def __post_init__(self):
         if self.tol < 0 or self.z < 0 or self.n_log < 0 or self.n_even < 0:
@@ -154,8 +157,9 @@ def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[in
     interior = [i for i in idx if 0 < i < k - 1]
     dipped = any(classify(pts[i], base, cfg.tol, cfg.use_ci) == "below" for i in interior)
     if not dipped:
+        widest = max(2, math.ceil(cfg.max_gap * (k - 1))) if cfg.max_gap else None
         for i, j in gaps:
-            if _could_be_below(pts[i], pts[j], base, cfg):
+            if _could_be_below(pts[i], pts[j], base, cfg) or (widest is not None and j - i > widest):
                 need[i] = 0
         return need
     lowest = min(pts[i].score for i in idx)
