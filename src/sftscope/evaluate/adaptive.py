@@ -8,8 +8,9 @@ checkpoints that were evaluated. The policy, over the sorted list of available s
 2. *refine*, in rounds, by splitting a gap between two evaluated neighbors (the middle checkpoint) when a
    checkpoint inside it could still change an answer, judged from the neighbors' confidence intervals:
    - label: no evaluated checkpoint is below ``base - tol`` yet, and a neighbor's interval reaches below it
-     (a dip could hide in the gap). Once a checkpoint is below, the label is fixed: the final is evaluated
-     and more checkpoints can only add dips;
+     (a dip could hide in the gap) or the gap is wider than ``max_gap`` of the checkpoints (a dip narrower
+     than the gap could hide between neighbors confidently above). Once a checkpoint is below, the label is
+     fixed: the final is evaluated and more checkpoints can only add dips;
    - ``min_step`` (once dipped): a neighbor's interval reaches below the current minimum, or the gap
      touches the minimum and is longer than two intervals (a hidden minimum next to the current one is
      within one checkpoint interval, which is the precision asked for);
@@ -18,7 +19,8 @@ checkpoints that were evaluated. The policy, over the sorted list of available s
      it spans at most two intervals (again within one interval).
 3. *stop* when no gap needs splitting: evaluating more checkpoints can then move no answer by more than one
    checkpoint interval unless a hidden checkpoint falls outside its neighbors' intervals (``z`` scales the
-   intervals' half-widths used here; 1.0 = the stored 95% intervals).
+   intervals' half-widths used here; 1.0 = the stored 95% intervals). With per-item means the interval is
+   the paired one between the two neighbors (``paired_half_width``): same items, so item difficulty cancels.
 
 Why ``min_step``/``recovery_step`` are chased only after a dip: they are the dip's location and end; on a
 flat or rising trajectory the minimum is the noise around the base, and pinning a noise minimum down needs
