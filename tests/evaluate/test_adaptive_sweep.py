@@ -78,11 +78,11 @@ def test_stage_uses_the_policy_when_configured(tmp_path):
     from sftscope.core.schema import EvalConfig
 
     cfg = EvalConfig(benchmarks=["fake_a"], backend="fake", samples=2, adaptive=True)
-    aggs = stage.run(cfg, CKPTS, tmp_path / "st.sqlite", run="r", progress=False)
+    aggs = stage.evaluate_checkpoints(cfg, CKPTS, tmp_path / "st.sqlite", run="r", progress=False)
     with ResultsStore(tmp_path / "st.sqlite") as s:
         meta = json.loads(s.conn.execute("SELECT meta FROM runs WHERE run = 'r'").fetchone()[0])
     assert meta["adaptive"]["evaluated_steps"] == [a["step"] for a in aggs] and "eval" in meta
-    dense = stage.run(EvalConfig(benchmarks=["fake_a"], backend="fake", samples=2), CKPTS,
+    dense = stage.evaluate_checkpoints(EvalConfig(benchmarks=["fake_a"], backend="fake", samples=2), CKPTS,
                       tmp_path / "st.sqlite", run="r", progress=False)
     assert len(dense) == len(CKPTS)
 
@@ -94,4 +94,4 @@ def test_sequential_samples_without_adaptive_is_a_config_error(tmp_path):
 
     cfg = EvalConfig(benchmarks=["fake_a"], backend="fake", sequential_samples=True)
     with pytest.raises(ConfigError, match="needs eval.adaptive"):
-        stage.run(cfg, CKPTS, tmp_path / "x.sqlite", run="r", progress=False)
+        stage.evaluate_checkpoints(cfg, CKPTS, tmp_path / "x.sqlite", run="r", progress=False)

@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
         if watch:
             from .watch import watch_run_dir
 
-            aggs = watch_run_dir(Path(watch), cfg, db=None if db == "results.sqlite" else Path(db), run=run,
+            aggs = watch_run_dir(Path(watch), cfg, db=None if db == RESULTS_DB_NAME else Path(db), run=run,
                                  progress=not no_progress)
             sys.stdout.write(render(aggs, fmt) + "\n")
             return

@@ -164,7 +164,7 @@ def watch_run_dir(run_dir: Path, cfg, db: Path | None = None, run: str | None = 
                     "rounds": c.result.rounds, "watch": True}})
     for c in conds.values():
         aggs.extend(c.evaluator.aggs[(s, b)] for s in c.result.evaluated for b in cfg.benchmarks)
-    if rebuild and (run_dir / "manifest.json").is_file():
+    if rebuild and RunLayout(run_dir).manifest.is_file():
         _rebuild(run_dir)
     return aggs
 
