@@ -148,7 +148,7 @@ def test_agreement_with_reference_implementation():
     read = lambda p: [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x]  # noqa: E731
     rows = read(REFERENCE / "gpt4_20231107_responses.jsonl")
     ref = read(REFERENCE / "gpt4_20231107_reference_verdicts.jsonl")
-    assert len(rows) == len(ref) >= 160
+    assert len(rows) == len(ref) >= 200
     res = agreement(rows, ref)
     assert res["instruction_strict"] >= 0.995, res["disagreements"]
     assert res["instruction_loose"] >= 0.995, res["disagreements"]
