@@ -143,6 +143,21 @@ def test_language_verdict_is_stable_and_leaves_global_random_alone():
     assert random.random() == expected
 
 
+def test_degenerate_responses_are_bounded_and_never_raise():
+    """Repetition loops of small models: IFEval's own regexes are quadratic on these (30,000 newlines took 7 s
+    in the bullet check) and json.loads overflows the stack on "[[[[..."; sftscope stays linear and says False."""
+    import time
+
+    kwargs = {c["instruction_id"]: c["kwargs"] for c in CASES}
+    start = time.perf_counter()
+    for text in ("\n" * 50_000 + "x", "[" * 50_000, "<" * 50_000, "a." + " " * 50_000 + "b", " \n" * 25_000 + "* x"):
+        for iid, kw in kwargs.items():
+            assert check_instruction_loose(iid, text, kw) in (True, False)
+    assert time.perf_counter() - start < 30  # about 2 s here; the quadratic regexes took minutes
+    assert check_instruction("detectable_format:json_format", "[" * 50_000, {}) is False
+    assert check_instruction("detectable_format:number_bullet_lists", " \n" * 25_000 + "* x", {"num_bullets": 1})
+
+
 def test_agreement_with_reference_implementation():
     """IFEval's published GPT-4 responses, scored by the reference code (tests/cases/ifeval_reference)."""
     read = lambda p: [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x]  # noqa: E731

@@ -91,14 +91,51 @@ def _highlighted_sections(r, kw):
     return len(single) + len(double) >= int(kw["num_highlights"])
 
 
+_LEADING_SPACE = re.compile(r"\s*")
+
+
+def _count_line_items(text: str, star: bool) -> int:
+    """``len(re.findall(r"^\\s*\\*[^*].*$" or r"^\\s*-.*$", text, re.M))``, IFEval's bullet count, in linear time.
+
+    The regexes themselves are quadratic on a long run of blank lines (every line start rescans the run; a
+    degenerate response of 30,000 newlines took 7 s), so the same left-to-right, non-overlapping scan is done by
+    hand: a failed line start fails for every later line start in the same whitespace run. As in the regex,
+    leading whitespace may span blank lines and the character after a ``*`` may be a newline.
+    """
+    count, pos, n = 0, 0, len(text)
+    while pos < n:
+        q = _LEADING_SPACE.match(text, pos).end()
+        if star and q + 1 < n and text[q] == "*" and text[q + 1] != "*":
+            body = q + 2
+        elif not star and q < n and text[q] == "-":
+            body = q + 1
+        else:  # no item here nor at any line start before q
+            nl = text.find("\n", q)
+            if nl < 0:
+                break
+            pos = nl + 1
+            continue
+        count += 1
+        end = text.find("\n", body)  # ".*$" stops before the next newline
+        if end < 0:
+            break
+        pos = end if text[end - 1] == "\n" else end + 1  # the next line start at or after the match end
+    return count
+
+
 def _bullet_lists(r, kw):
-    stars = re.findall(r"^\s*\*[^*].*$", r, flags=re.MULTILINE)
-    dashes = re.findall(r"^\s*-.*$", r, flags=re.MULTILINE)  # any line starting with "-" counts, "---" too
-    return len(stars) + len(dashes) == int(kw["num_bullets"])
+    # lines starting with "* " (not "**") or with "-" (so "---" counts too), as in IFEval
+    return _count_line_items(r, star=True) + _count_line_items(r, star=False) == int(kw["num_bullets"])
 
 
 def _title(r, kw):
-    return any(t.lstrip("<").rstrip(">").strip() for t in re.findall(r"<<[^\n]+>>", r))
+    # IFEval: any re.findall(r"<<[^\n]+>>") match with text inside. Greedy and line-bound, that is at most one
+    # match per line, from its first "<<" to its last ">>"; found directly (the regex is quadratic on "<<<<...")
+    for line in r.split("\n"):
+        start, end = line.find("<<"), line.rfind(">>")
+        if start >= 0 and end >= start + 3 and line[start:end + 2].lstrip("<").rstrip(">").strip():
+            return True
+    return False
 
 
 def _json_format(r, kw):
@@ -108,7 +145,7 @@ def _json_format(r, kw):
     text = text.removesuffix("```").strip()
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[..." nests past the recursion limit
         return False
     return True
 
@@ -191,19 +228,35 @@ def _quotation(r, kw):
     return len(text) > 1 and text[0] == '"' and text[-1] == '"'
 
 
+def _count_placeholders(text: str) -> int:
+    """``len(re.findall(r"\\[.*?\\]", text))`` in linear time (the regex is quadratic on "[[[[..." lines)."""
+    count = 0
+    for line in text.split("\n"):
+        pos = line.find("[")
+        while pos >= 0:
+            close = line.find("]", pos + 1)
+            if close < 0:
+                break  # no "]" after this "[" on the line, so none after any later "[" either
+            count += 1
+            pos = line.find("[", close + 1)
+    return count
+
+
 def _placeholders(r, kw):
-    return len(re.findall(r"\[.*?\]", r)) >= int(kw["num_placeholders"])
+    return _count_placeholders(r) >= int(kw["num_placeholders"])
 
 
 def _postscript(r, kw):
+    # IFEval: bool(re.findall(r"\s*" + MARKER + r".*$", lower, re.M)). The "\s*" and ".*$" can always match
+    # empty, so a plain search for the marker is the same test, without the quadratic rescans of long blank runs
     marker = str(kw["postscript_marker"]).strip()
     if marker == "P.P.S":
-        pattern = r"\s*p\.\s?p\.\s?s.*$"
+        pattern = r"p\.\s?p\.\s?s"
     elif marker == "P.S.":
-        pattern = r"\s*p\.\s?s\..*$"
+        pattern = r"p\.\s?s\."
     else:
-        pattern = _regex(marker.lower(), r"\s*{}.*$").pattern
-    return bool(re.findall(pattern, r.lower(), flags=re.MULTILINE))
+        pattern = _regex(marker.lower()).pattern
+    return re.search(pattern, r.lower(), flags=re.MULTILINE) is not None
 
 
 def _repeat_prompt(r, kw):
