@@ -10,11 +10,11 @@ from sftscope.core.benchmarks import BenchmarkSpec
 from sftscope.core.errors import InfrastructureError, RetryPolicy
 from sftscope.core.registry import BENCHMARKS
 from sftscope.core.store import ResultsStore
-from sftscope.evaluate.checkpoints import CheckpointRef
+from sftscope.core.checkpoints import CheckpointRef
 from sftscope.evaluate.metrics import ungradeable_warnings
 from sftscope.evaluate.runner import score_batch
 from sftscope.evaluate.sweep import SweepSettings, run_sweep
-from sftscope.scoring import judge as J
+from sftscope.scoring import judges as J
 from sftscope.scoring.base import Verdict
 
 pytestmark = pytest.mark.usefixtures("fake_registrations")

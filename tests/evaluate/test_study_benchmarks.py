@@ -71,7 +71,7 @@ KNOWN = [
     ("ifeval", 1, "the sea is wide and blue", C),
     ("ifeval", 1, "The sea is wide", W),
     ("ifeval", 2, "* apple\n* pear\n* plum", C),
-    ("ifeval", 3, '"A cat is small. Is there anything else I can help with?"', W),  # quote ends after the phrase
+    ("ifeval", 3, '"A cat is small. Is there anything else I can help with?"', C),  # IFEval strips the quotes first
     ("halueval", 0, "\\boxed{No}", C),
     ("halueval", 1, "\\boxed{Yes}", C),
     ("halueval", 1, "\\boxed{No}", W),

@@ -50,13 +50,16 @@ def test_answer_tag_and_json_metadata(countdown):
     assert res.correct
 
 
+@pytest.mark.parametrize("response", ["no answer here", "<think>\\boxed{3}", None])
+def test_missing_answer_is_wrong_as_in_every_scorer(response):
+    res = ReasoningGymScorer()(response, {"task": "chain_sum", "answer": "3", "metadata": {}})
+    assert res.verdict is Verdict.WRONG and "or <answer>" in res.details["reason"]
+
+
 @pytest.mark.parametrize("response,item,why", [
-    ("no answer here", {"task": "chain_sum", "answer": "3", "metadata": {}}, "or <answer>"),
-    ("<think>\\boxed{3}", {"task": "chain_sum", "answer": "3", "metadata": {}}, "or <answer>"),
     ("\\boxed{3}", {"answer": "3", "metadata": {}}, "no 'task'"),
     ("\\boxed{3}", {"task": "no_such_task", "answer": "3"}, "not registered"),
     ("\\boxed{3}", {"task": "chain_sum", "answer": "3", "metadata": "{not json"}, "JSONDecodeError"),
-    (None, {"task": "chain_sum", "answer": "3"}, "or <answer>"),
 ])
 def test_ungradeable_never_raises(response, item, why):
     res = ReasoningGymScorer()(response, item)

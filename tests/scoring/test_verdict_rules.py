@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sftscope.scoring.base import Verdict
-from sftscope.scoring.countdown import CountdownScorer
+from sftscope.tasks.countdown.scoring import CountdownScorer
 from sftscope.scoring.math import MathScorer
 
 NO_ANSWER = [

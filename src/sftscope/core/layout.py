@@ -40,6 +40,7 @@ DATA_FORMATS = ("jsonl", "parquet")
 # File names inside a training output folder (``checkpoints/<condition>/`` of a run, or ``sftscope train --out``).
 METRICS_NAME = "metrics.jsonl"
 CHECKPOINT_META = "meta.json"
+TRAIN_CONFIG_NAME = "train_config.yaml"  # the resolved train section + plan (resolved.checkpoint_steps)
 RESULTS_DB_NAME = "results.sqlite"  # also the default store of `sftscope eval` outside a run directory
 REPORT_DIRNAME = "report"  # also the default output folder of a report over several run directories
 PROBES_DIRNAME = "probes"  # also the default output folder of `sftscope probe` outside a run directory

@@ -134,6 +134,11 @@ def register(app: typer.Typer) -> None:
         device: Optional[str] = typer.Option(None, "--device", help="hf backend device (cpu, cuda, cuda:1)"),
         dtype: Optional[str] = typer.Option(None, "--dtype", help="hf backend dtype (float32, bfloat16)"),
         no_progress: bool = typer.Option(False, "--no-progress", help="no progress bars on stderr"),
+        adaptive: bool = typer.Option(False, "--adaptive", help="evaluate only the checkpoints the pattern verdict "
+                                      "needs (base, final, a coarse subset, then refinement; eval.adaptive)"),
+        sequential_samples: bool = typer.Option(False, "--sequential-samples",
+                                                help="with --adaptive: fewer samples where the CI settles the verdict"),
+        watch: Optional[str] = typer.Option(None, "--watch", help="RUN_DIR: evaluate checkpoints as training writes them"),
     ):
         """Evaluate every checkpoint on every benchmark (cached, resumable) and print the aggregates."""
         from . import stage
@@ -146,13 +151,21 @@ def register(app: typer.Typer) -> None:
                  "limit": limit, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
                  "top_k": top_k, "seed": seed, "batch_size": batch_size, "executor": executor, "preset": preset,
                  "base": base, "checkpoints": [*(checkpoints or []), *(more or [])] or None,
-                 "sources": _pairs(source, "--source") or None}
+                 "sources": _pairs(source, "--source") or None, "adaptive": adaptive or None,
+                 "sequential_samples": sequential_samples or None}
         cfg = build_config(config, flags)
         _check_sources(cfg.sources, cfg.benchmarks)
         if exclude:
             cfg.exclude = {**cfg.exclude, **{k: [v] for k, v in _pairs(exclude, "--exclude").items()}}
         if backend_kwargs:
             cfg.backend_kwargs = {**cfg.backend_kwargs, **backend_kwargs}
+        if watch:
+            from .watch import watch_run_dir
+
+            aggs = watch_run_dir(Path(watch), cfg, db=None if db == RESULTS_DB_NAME else Path(db), run=run,
+                                 progress=not no_progress)
+            sys.stdout.write(render(aggs, fmt) + "\n")
+            return
         if not cfg.checkpoints and not cfg.base:
             raise SftscopeError("nothing to evaluate: give --checkpoints PATH_OR_ID (and/or --base MODEL)")
         refs = resolve_checkpoints(cfg.checkpoints or [], base=cfg.base, run=run)
@@ -170,9 +183,10 @@ def _run_per_run(cfg, refs, db: Path, progress: bool) -> list[dict]:
     """Without --run each checkpoint keeps its own run name; record each run once, sweep them together."""
     from ..core.store import ResultsStore
     from .stage import record_run, settings_from_config
-    from .sweep import run_sweep
 
     with ResultsStore(db) as store:
         for name in sorted({r.run for r in refs}):
             record_run(store, name, {"eval": cfg.model_dump(mode="json")})
-    return run_sweep(refs, cfg.benchmarks, settings_from_config(cfg), db, executor=cfg.executor, progress=progress)
+    from .adaptive import sweep
+
+    return sweep(cfg, refs, settings_from_config(cfg), db, progress=progress)

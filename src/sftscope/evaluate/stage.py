@@ -15,7 +15,7 @@ from ..core.checkpoints import CheckpointRef, resolve_checkpoints
 from ..core.conditions import Condition, base_model
 from ..core.layout import RunLayout
 from ..core.schema import EvalConfig
-from .sweep import SweepSettings, run_sweep
+from .sweep import SweepSettings
 
 # Decoding presets, used for benchmarks the study suite's per-benchmark table (benchmarks/presets.py
 # ``PRESETS``) does not list. ``paper``: the reasoning decoding of the study (temperature 0.6, top-p 0.95)
@@ -87,8 +87,10 @@ def evaluate_checkpoints(cfg: EvalConfig, checkpoints: list[CheckpointRef], db_p
     settings = settings_from_config(cfg)
     with ResultsStore(db_path) as store:
         record_run(store, run, {**(run_meta or {}), "eval": cfg.model_dump(mode="json")})
-    return run_sweep(checkpoints, cfg.benchmarks, settings, db_path, run=run, executor=cfg.executor,
-                     progress=progress)
+    # run_sweep for every checkpoint, or only those the verdict needs (eval.adaptive)
+    from . import adaptive
+
+    return adaptive.sweep(cfg, checkpoints, settings, db_path, run=run, progress=progress)
 
 
 def record_run(store, run: str, meta: dict) -> None:

@@ -58,7 +58,7 @@ class ReasoningGymScorer:
     """Grades a response with the reasoning-gym task's own scorer; never raises (errors are ungradeable)."""
 
     name = "reasoning_gym"
-    version = "1"
+    version = "2"  # 2: a missing answer is wrong (was ungradeable), as in math and countdown
 
     def __init__(self, task: str | None = None, task_config: Mapping[str, Any] | None = None):
         self.task = task
@@ -73,7 +73,8 @@ class ReasoningGymScorer:
     def _score(self, response: str, item: Mapping[str, Any]) -> ScoreResult:
         extracted = extract_answer(response)
         if extracted is None:
-            return ScoreResult(Verdict.UNGRADEABLE, None, {"reason": "no \\boxed{} or <answer> answer"})
+            # A missing answer is wrong in every scorer (math, countdown, here): the model gave nothing to grade.
+            return ScoreResult(Verdict.WRONG, None, {"reason": "no \\boxed{} or <answer> answer"})
         task = item.get("task") or self.task
         if not task:
             return ScoreResult(Verdict.UNGRADEABLE, extracted, {"reason": "item has no 'task' field"})

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..core.config import dump_yaml
 from ..core.errors import ConfigError, SftscopeError
 from ..core.io import atomic_write_text
-from ..core.layout import CHECKPOINT_META, METRICS_NAME, checkpoint_dir
+from ..core.layout import CHECKPOINT_META, METRICS_NAME, TRAIN_CONFIG_NAME, checkpoint_dir
 from ..core.models import REGISTERED_PREFIX, resolve_registered
 from .checkpoints import (check_same_run, checkpoint_steps, completed, last_resumable, make_save_callback, read_meta,
                           training_hash)
@@ -221,7 +221,7 @@ def _write_resolved(prep: Prepared, out_dir: Path, precision: str, memory: dict 
                       "examples": len(prep.examples), "checkpoint_steps": prep.steps, **prep.schedule.as_dict(),
                       **(memory or {})}},
         sort_keys=False)
-    atomic_write_text(out_dir / "train_config.yaml", text)
+    atomic_write_text(out_dir / TRAIN_CONFIG_NAME, text)
 
 
 def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool, resume: Path | None,

@@ -29,6 +29,12 @@ class EvalConfig(StrictModel):
     exclude: dict[str, list[str]] = Field(default_factory=dict,
                                           description="benchmark -> training files whose problems are dropped from it")
     backend_kwargs: dict = Field(default_factory=dict, description="extra backend settings, e.g. {device: cuda, dtype: bfloat16}")
+    # Trajectory-first evaluation (evaluate/adaptive.py): only the checkpoints that can change the verdict.
+    adaptive: bool = Field(False, description="evaluate the checkpoints the pattern verdict needs, not all of them")
+    adaptive_tol: float | None = Field(None, ge=0, description="the verdict's tolerance (default 0.01, as analyze)")
+    sequential_samples: bool = Field(False, description="with adaptive: stop sampling a checkpoint once its CI "
+                                                        "settles the verdict (never below samples_floor)")
+    samples_floor: int = Field(2, ge=1, description="fewest samples per item under sequential_samples")
     chat_template: str | None = Field(
         None, description="template for every checkpoint of the sweep, the base (step 0) included: `chatml`, "
         "`qwen_base`, a .jinja file or a Jinja string; unset: each checkpoint's own (the base's hub template)")

@@ -16,5 +16,6 @@ def load_ifeval(spec: BenchmarkSpec, source: str | None = None) -> list[dict]:
     return items
 
 
-register("ifeval", "instruction", load_ifeval, "ifeval", "google/IFEval", "train", prompt=plain_prompt,
+# version 2: the scorer follows IFEval's own definitions (repeated ids, Punkt sentences, English case checks).
+register("ifeval", "instruction", load_ifeval, "ifeval", "google/IFEval", "train", prompt=plain_prompt, version="2",
          description="IFEval (541 prompts), offline checks, prompt-level strict accuracy")
