@@ -121,6 +121,20 @@ def test_load_questions_column_mapping_and_errors(tmp_path, monkeypatch):
         load_questions(DistillOptions(questions="no-such-org/no-such-dataset-xyz", teacher="t"))
 
 
+def test_load_questions_takes_the_user_turn_of_a_chat_list_column(tmp_path):
+    """Math-CoT-20k's `message` column is a list of {role, content} turns: the question is the last user turn's
+    text (it used to be str() of the list); any other type is an error naming the file, row and column."""
+    src = tmp_path / "m.jsonl"
+    turns = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 3*3?"}]
+    src.write_text(json.dumps({"message": turns, "answer": "9"}) + "\n" + json.dumps({"message": 7, "answer": "1"}) + "\n")
+    opts = DistillOptions(questions=str(src), teacher="t", question_col="message", answer_col="answer", id_col=None,
+                          solution_col=None, limit=1)
+    qs, _ = load_questions(opts)
+    assert [q.question for q in qs] == ["What is 3*3?"]
+    with pytest.raises(DataError, match=r"row 2.*message"):
+        load_questions(opts.model_copy(update={"limit": None}))
+
+
 # -- selection --------------------------------------------------------------------------------------
 def test_keep_one_is_a_seeded_draw_among_correct(tmp_path, scorer):
     rep = _run(tmp_path, ScriptedTeacher(answers=_answers()), scorer, samples=6, name="a")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...core.benchmarks import BOXED_INSTRUCTION
+from ...core.chat import prompt_text
 from ...core.errors import DataError, did_you_mean
 from ...core.io import content_hash, file_hash, read_rows
 from ...core.schema import DistillOptions
@@ -98,7 +99,8 @@ def load_questions(opts: DistillOptions) -> tuple[list[Question], dict]:
     rep = {"rows": len(rows), "missing_question": [], "duplicate_id": [], "no_gold": [], "gsm8k_answers": 0,
            "with_solution": 0, "provenance": provenance}
     for i, r in enumerate(rows):
-        text = str(r.get(opts.question_col) or "").strip()
+        value = r.get(opts.question_col)  # a string, or a list of {role, content} turns (Math-CoT-20k's `message`)
+        text = "" if value in (None, "") else prompt_text(value, opts.question_col, opts.questions, i + 1).strip()
         raw_id = r.get(opts.id_col) if opts.id_col else None
         if not text:
             rep["missing_question"].append({"row": i, "id": raw_id})
