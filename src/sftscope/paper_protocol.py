@@ -231,8 +231,7 @@ TRAINING_INTRO = (
     "of the batch) are not modelled; sftscope's `fsdp2` accelerate config shards per decoder layer.\n"
     "- Teacher log-probs are read (`teacher_logprobs_column`) but only logged, as the authors do with "
     "`importance_sampling_mode=vanilla`; the `advantage` column their reader requires is unused by that loss.\n"
-    "- `compare-schedule-Qwen3-14B` (the lr / epoch / constant-LR runs in one matrix) is not shipped: a matrix "
-    "names its conditions after one value each, and no single train field tells those 7 runs apart.\n")
+    "")
 
 # One section per half of the protocol: (title, introduction, data -> {experiment: rows}). The evaluation issue
 # appends ("Evaluation", ..., evaluation_tables) with rows of the same shape.
@@ -299,8 +298,12 @@ COMPARISONS = {
                            [f"Qwen3-{s}_Math-CoT-20k_lr5e-5_ep8_bs256" for s in ("1.7B", "4B", "8B", "14B")]),
     "compare-size-Qwen2.5": ("Qwen2.5-14B_Math-CoT-20k_lr5e-5_ep8_bs256",
                              [f"Qwen2.5-{s}_Math-CoT-20k_lr5e-5_ep8_bs256" for s in ("1.5B", "3B", "7B", "14B")]),
-    # compare-schedule-Qwen3-14B (lr x epochs x scheduler jointly) is not shipped: the pipeline names a condition
-    # after one value, and no single train field tells its 7 runs apart (open, see the issue 13 report).
+    # lr x epochs x scheduler jointly: each condition is a named train section (its experiment's name).
+    "compare-schedule-Qwen3-14B": ("Qwen3-14B_Math-CoT-20k_lr5e-5_ep8_bs256",
+                                   [f"Qwen3-14B_Math-CoT-20k_{r}_bs256" + s for r, s in (
+                                       ("lr5e-5_ep8", ""), ("lr5e-5_ep1", ""), ("lr5e-5_ep16", ""),
+                                       ("lr5e-5_ep16", "_ConstLR"), ("lr1e-4_ep16", "_ConstLR"),
+                                       ("lr1e-5_ep1", ""), ("lr1e-5_ep2", ""))]),
     "compare-exposure-Qwen3-14B": ("Qwen3-14B_Math-CoT-2.5k_lr5e-5_ep8_bs32",
                                    ["Qwen3-14B_Math-CoT-2.5k_lr5e-5_ep8_bs32",
                                     "Qwen3-14B_Math-CoT-20k_lr5e-5_ep1_bs32"]),
@@ -318,11 +321,8 @@ def build_comparison(name: str, data: dict) -> dict:
     cfg = build_config(base_name, exps[base_name])
     cfg.update(name=name, description=f"The study's comparison of {', '.join(members)}",
                in_domain=["math", "puzzle"] if any("Countdown" in m for m in members) else ["math"])
-    # The pipeline names a condition after the last item of its value: the compared field goes last, so the
-    # conditions are named e.g. Math-CoT-20k / Qwen3-1.7B-Base / 2560.
-    key = {"data": "data", "size": "model", "exposure": "unique_samples"}[name.split("-")[1]]
-    sections = [build_config(m, exps[m])["train"] for m in members]
-    cfg["matrix"] = {"train": [{**{k: v for k, v in t.items() if k != key}, key: t.get(key)} for t in sections]}
+    # Each condition is named after its experiment (the `name` of a mapping matrix value labels the condition).
+    cfg["matrix"] = {"train": [{"name": m, **build_config(m, exps[m])["train"]} for m in members]}
     return cfg
 
 

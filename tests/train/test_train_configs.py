@@ -33,7 +33,19 @@ def test_every_authors_script_is_shipped():
     assert {m for m in MODELS} <= {load_config(p).train.model for p in PAPER}
     assert DATA <= {load_config(p).train.data for p in PAPER}
     assert {p.stem for p in MATRIX} == {f"compare-data-{m}" for m in ("Qwen3-14B", "Qwen3-8B", "InternLM2.5-20B")} | {
-        "compare-size-Qwen3", "compare-size-Qwen2.5", "compare-exposure-Qwen3-14B"}
+        "compare-size-Qwen3", "compare-size-Qwen2.5", "compare-exposure-Qwen3-14B", "compare-schedule-Qwen3-14B"}
+
+
+def test_schedule_comparison_trains_each_experiment_as_its_own_config():
+    """compare-schedule-Qwen3-14B: 7 conditions that differ in lr, epochs and scheduler together, each named
+    after its experiment and each with exactly that experiment's train section."""
+    from sftscope.core.conditions import expand_conditions
+
+    conds = expand_conditions(load_config("paper/compare-schedule-Qwen3-14B"))
+    assert len(conds) == 7
+    for c in conds:
+        own = load_config(f"paper/{c.name}").train
+        assert c.cfg.train.model_dump() == own.model_dump(), c.name
 
 
 @pytest.mark.parametrize("path", PAPER, ids=lambda p: p.stem)

@@ -37,6 +37,17 @@ def _yaml_scalar(v: Any) -> str:
     return json.dumps(v) if not isinstance(v, str) else v
 
 
+def _overrides(key: str, value: Any) -> tuple[list[str], str]:
+    """(dotted overrides, label) of one matrix value; the value replaces ``key`` whole. A mapping with a ``name``
+    (e.g. a whole ``train`` section per experiment, where no single field tells the conditions apart) is labelled
+    by its name, which is not applied; any other value is labelled by :func:`label`. (A whole section, not a
+    merge: a field the mapping leaves out takes its default, never the value of the run's own section.)"""
+    if isinstance(value, dict) and "name" in value:
+        name = re.sub(r"[^A-Za-z0-9._\-]+", "-", str(value["name"])).strip("-") or "x"
+        return [f"{key}={_yaml_scalar({k: v for k, v in value.items() if k != 'name'})}"], name
+    return [f"{key}={_yaml_scalar(value)}"], label(value)
+
+
 def expand_conditions(cfg) -> list[Condition]:
     """The product of ``cfg.matrix`` values, each validated as a run config of ``cfg``'s own type."""
     if not cfg.matrix:
@@ -49,10 +60,15 @@ def expand_conditions(cfg) -> list[Condition]:
     base["matrix"] = {}
     out = []
     for values in itertools.product(*(cfg.matrix[k] for k in keys)):
-        settings = dict(zip(keys, values))
-        overrides = [f"{k}={_yaml_scalar(v)}" for k, v in settings.items()]
+        parts = [_overrides(k, v) for k, v in zip(keys, values)]
+        settings = {k: (n if isinstance(v, dict) and "name" in v else v) for k, v, (_, n) in zip(keys, values, parts)}
+        overrides = [o for ovr, _ in parts for o in ovr]
         sub = validate_dict(apply_overrides(base, overrides), type(cfg), source=f"matrix {settings}")
-        out.append(Condition("__".join(label(v) for v in values), sub, settings))
+        out.append(Condition("__".join(n for _, n in parts), sub, settings))
+    names = [c.name for c in out]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ConfigError([f"matrix: conditions {dup} get the same name; give each mapping value a distinct `name`"])
     return out
 
 
