@@ -99,6 +99,14 @@ def _bad(v):
     raise PlainDataError(f"bad float literal {v!r}")
 
 
+def decode_value(obj):
+    """The plain value of an already parsed JSON object (tags resolved); PlainDataError on anything else."""
+    try:
+        return _dec(obj, 0)
+    except RecursionError:
+        raise PlainDataError("value nested too deeply") from None
+
+
 def decode(text):
     """The plain value of one wire line; raises PlainDataError on anything else (never builds an object)."""
     try:
