@@ -66,7 +66,9 @@ class CodeScorer:
         timeout: wall-clock seconds per program run (a stdin test case, or the whole harness).
         memory_mb: address-space limit per program.
         workers: parallel programs in ``score_many`` (default: the machine's cores).
-        isolation: sandbox layer (``auto`` = strongest available).
+        isolation: sandbox layer (``auto`` = bwrap; a weaker layer only when named or opted in, see docs/sandbox.md).
+
+    Raises SftscopeError at construction when no acceptable sandbox layer is available.
     """
 
     name = "code"
@@ -77,6 +79,10 @@ class CodeScorer:
         self.memory_mb = int(memory_mb)
         self.workers = workers or max(1, os.cpu_count() or 1)
         self.isolation = isolation
+        from ..sandbox.runner import best_layer
+
+        # refuse here, before any generation, rather than store every answer as ungradeable later
+        best_layer(isolation)
 
     def _run(self, program: str, stdin: str | None, expect_bytes: int = 0, judge: str | None = None):
         from ..sandbox.runner import Limits, run_code
