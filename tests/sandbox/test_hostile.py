@@ -7,57 +7,87 @@ layer is tested on its own rather than hidden behind the Python-level hook.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import shutil
 import socket
+import tempfile
+import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from sftscope.sandbox.runner import FILESYSTEM_LAYERS, NETWORK_LAYERS, Limits, detect_layers, run_code
+from sftscope.sandbox.runner import (FILESYSTEM_LAYERS, NETWORK_LAYERS, WORKROOT_ENV, Limits, detect_layers,
+                                     run_code)
 
 AVAILABLE = [name for name in ("bwrap", "unshare", "rlimits") if detect_layers()[name]["available"]]
 ROOT = os.geteuid() == 0
 NO_AUDIT = Limits(audit_hook=False)
+PR_SET_CHILD_SUBREAPER = 36
 
 
-def _procs_of(uid: int) -> list[int]:
-    out = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
+@pytest.fixture(scope="module", autouse=True)
+def subreaper():
+    """Make this test process a child subreaper: whatever outlives a run is reparented HERE, so a survivor
+    is seen as a child of ours (no guess from uids, which other test workers share, and no wall-clock race)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    yield
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+@pytest.fixture()
+def workroot(monkeypatch):
+    """A private parent for this test's work dirs (traversable by the sandbox uid), to see what is left."""
+    d = tempfile.mkdtemp(prefix="sftscope-test-workroot-")
+    os.chmod(d, 0o711)
+    monkeypatch.setenv(WORKROOT_ENV, d)
+    yield Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _children() -> list[int]:
+    """Live (non-zombie) children of this process; zombies are reaped on the way."""
+    me, out = os.getpid(), []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) != me:
+            continue
+        if fields[0] == "Z":
             try:
-                if os.stat(f"/proc/{pid}").st_uid == uid and _state(pid) != "Z":  # zombies are dead
-                    out.append(int(pid))
-            except OSError:
+                os.waitpid(int(name), os.WNOHANG)
+            except ChildProcessError:
                 pass
+        else:
+            out.append(int(name))
     return out
 
 
-def _state(pid) -> str:
-    with open(f"/proc/{pid}/stat") as fh:
-        return fh.read().rsplit(")", 1)[1].split()[0]
+def _assert_no_survivors() -> None:
+    """No process of the run is alive once run_code returned: anything left would be our child now.
 
-
-def _assert_no_survivors(before: set[int], wait: float = 3.0) -> None:
-    """No process of the sandbox uid that was not there before the run (zombies get reaped quickly)."""
-    if not ROOT:
-        return
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        left = set(_procs_of(65534)) - before
+    SIGKILLed processes can take a moment to be torn down, so this waits for them (bounded, generous);
+    it fails only for a process that keeps running."""
+    left = _children()
+    for _ in range(200):
         if not left:
             return
-        time.sleep(0.1)
-    pytest.fail(f"sandbox processes outlived the call: {sorted(left)}")
+        time.sleep(0.05)
+        left = _children()
+    pytest.fail(f"sandbox processes outlived the call: {left}")
 
 
 def _run(code, layer="auto", limits=None, timeout=2.0, **kw):
-    before = set(_procs_of(65534)) if ROOT else set()
-    t0 = time.monotonic()
     res = run_code(code, timeout=timeout, limits=limits, isolation=layer, **kw)
-    took = time.monotonic() - t0
-    assert took < timeout + 8, f"the call hung for {took:.1f}s"
-    _assert_no_survivors(before)
+    _assert_no_survivors()
     assert res.isolation in ("bwrap", "unshare", "rlimits") and res.layers
     return res
 
@@ -70,7 +100,8 @@ def test_benign_program_runs():
 @pytest.mark.parametrize("layer", ["auto", *AVAILABLE])
 def test_infinite_loop_times_out(layer):
     res = _run("while True:\n    pass\n", layer, NO_AUDIT if layer != "auto" else None, timeout=1.0)
-    assert res.status in ("timeout", "killed") and res.seconds < 4
+    # what happened, not how long it took (a loaded machine may take seconds to tear the tree down)
+    assert res.status == "timeout" and "wall clock" in res.reason and res.returncode is not None
 
 
 @pytest.mark.parametrize("layer", ["auto", *AVAILABLE])
@@ -148,8 +179,9 @@ def test_secret_env_is_not_visible(monkeypatch):
         assert "SFTSCOPE_FAKE_API_KEY" not in res.stdout
 
 
-def test_killing_its_parent_kills_only_the_supervisor(tmp_path):
+def test_killing_its_parent_kills_only_the_supervisor(tmp_path, workroot):
     """Worst case: no hook, no privilege drop, no namespace - the program kills the supervisor outright."""
+    work = workroot
     pidfile = tmp_path / "pid"
     code = (f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
             "os.kill(os.getppid(), 9)\ntime.sleep(60)\n")
@@ -164,6 +196,7 @@ def test_killing_its_parent_kills_only_the_supervisor(tmp_path):
         time.sleep(0.05)
     alive = os.path.exists(f"/proc/{pid}") and "Z" not in open(f"/proc/{pid}/stat").read().split()[2:3]
     assert not alive, "the program outlived its supervisor"
+    assert not list(work.iterdir()), "the killed supervisor's work dir was left behind"
 
 
 @pytest.mark.parametrize("layer", ["auto", *AVAILABLE])
@@ -171,3 +204,120 @@ def test_kill_parent_with_default_protection(layer):
     res = _run("import os, time\nos.kill(os.getppid(), 9)\ntime.sleep(30)\n", layer,
                None if layer == "auto" else NO_AUDIT, timeout=1.5)
     assert res.status != "ok"
+
+
+# ---------------------------------------------------------------- memory in every form, disk, and what outlives a run
+MEMORY_FORMS = """
+import ctypes, os
+out = {}
+try:
+    fd = os.memfd_create('x')
+    os.ftruncate(fd, 64 << 20)
+    out['memfd'] = 'held'
+except OSError as e:
+    out['memfd'] = 'blocked'
+libc = ctypes.CDLL(None, use_errno=True)
+out['shmget'] = 'blocked' if libc.shmget(0, 64 << 20, 0o1600) == -1 else 'held'
+print(out)
+"""
+
+
+@pytest.mark.parametrize("layer", AVAILABLE)
+def test_memfd_and_sysv_shm_are_denied(layer):
+    """RAM that RLIMIT_AS does not count once unmapped (memfd, SysV shm) is not available at any layer."""
+    res = _run(MEMORY_FORMS, layer, Limits(audit_hook=False))
+    assert res.status == "ok", res.stderr
+    assert "{'memfd': 'blocked', 'shmget': 'blocked'}" in res.stdout
+
+
+FILL = """
+import os, sys
+d = sys.argv[1] if len(sys.argv) > 1 else {where}
+os.makedirs(d, exist_ok=True)
+chunk = b'x' * (4 << 20)
+for i in range(64):  # 256 MiB in 4 MiB files (each under RLIMIT_FSIZE)
+    with open(os.path.join(d, f'f{{i}}'), 'wb') as fh:
+        fh.write(chunk)
+print('wrote everything')
+"""
+
+
+@pytest.mark.parametrize("layer,where", [
+    *[(ly, "'.'") for ly in AVAILABLE],
+    *[(ly, "os.environ['TMPDIR']") for ly in AVAILABLE],
+    *[(ly, "'/tmp'") for ly in AVAILABLE if ly in FILESYSTEM_LAYERS],       # a private /tmp: disk, not RAM
+    *[(ly, "'/dev/shm'") for ly in AVAILABLE if ly in FILESYSTEM_LAYERS],   # a private /dev/shm: disk, not RAM
+])
+def test_disk_quota_is_its_own_status(layer, where, workroot):
+    res = _run(FILL.format(where=where), layer, Limits(audit_hook=False, disk_mb=32), timeout=10)
+    assert res.status == "disk_quota" and "quota" in res.reason, (res.status, res.reason, res.stderr[-300:])
+    assert "wrote everything" not in res.stdout
+    assert not list(workroot.iterdir()), "the work dir outlived the run"
+
+
+def test_disk_quota_counts_files():
+    res = _run("for i in range(5000):\n    open(f'f{i}', 'w').close()\nprint('done')", limits=Limits(max_files=200),
+               timeout=10)
+    assert res.status == "disk_quota" and "files" in res.reason
+
+
+def test_writes_within_the_quota_are_fine():
+    res = _run(FILL.format(where="'.'").replace("range(64)", "range(4)"), limits=Limits(disk_mb=64), timeout=10)
+    assert res.status == "ok" and "wrote everything" in res.stdout
+
+
+def test_tmp_is_private_between_concurrent_runs():
+    """Two runs at once (same uid) see different /tmp and work dirs: one's file is not the other's."""
+    name = f"/tmp/sftscope-shared-{uuid.uuid4().hex}"
+    writer = f"import time\nopen({name!r}, 'w').write('secret')\nopen('w.txt', 'w').write('secret')\ntime.sleep(2)"
+    reader = (f"import os, time\ntime.sleep(0.7)\nprint(os.path.exists({name!r}), "
+              "sorted(os.listdir('/tmp')), sorted(os.listdir('.')))")
+    results = {}
+    t = threading.Thread(target=lambda: results.update(w=run_code(writer, timeout=5, limits=NO_AUDIT)))
+    t.start()
+    results["r"] = run_code(reader, timeout=5, limits=NO_AUDIT)
+    t.join()
+    assert results["r"].status == "ok" and results["r"].isolation in FILESYSTEM_LAYERS
+    assert results["r"].stdout.startswith("False [] ") and "w.txt" not in results["r"].stdout
+    assert not os.path.exists(name)
+
+
+# ---------------------------------------------------------------- the seccomp filter, on every layer, hook off
+@pytest.mark.parametrize("layer", AVAILABLE)
+def test_no_other_binary_runs(layer):
+    code = ("import subprocess, os\ntry:\n    print(subprocess.run(['/bin/echo', 'pwned'], capture_output=True).stdout)\n"
+            "except OSError as e:\n    print('blocked', e.errno)\n"
+            "import _posixsubprocess\nos.execv('/bin/sh', ['sh', '-c', 'echo pwned'])\n")
+    res = _run(code, layer, NO_AUDIT)
+    assert "pwned" not in res.stdout and "blocked 1" in res.stdout and res.status == "error"
+
+
+@pytest.mark.parametrize("layer", AVAILABLE)
+def test_no_connection_to_a_host_unix_socket(layer, tmp_path):
+    os.chmod(tmp_path, 0o777)
+    path = str(tmp_path / "host.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    os.chmod(path, 0o777)
+    server.listen(1)
+    server.settimeout(0.3)
+    code = (f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({path!r})\ns.sendall(b'pwned')\n"
+            "print('connected')")
+    try:
+        res = _run(code, layer, NO_AUDIT)
+        assert res.status == "error" and "connected" not in res.stdout
+        with pytest.raises(OSError):
+            server.accept()
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("seccomp", [True, False])
+def test_setsid_daemon_does_not_outlive_an_rlimits_run(seccomp, tmp_path):
+    """--isolation rlimits: no PID namespace; a daemon that leaves the process group is still killed
+    (setsid denied by seccomp; without seccomp, the supervisor is a subreaper and kills what comes back)."""
+    code = ("import os, sys, time\npid = os.fork()\nif pid == 0:\n    try:\n        os.setsid()\n"
+            "    except OSError:\n        pass\n    if os.fork() == 0:\n        time.sleep(60)\n    os._exit(0)\n"
+            "os.waitpid(pid, 0)\nprint('parent done')\n")
+    res = _run(code, "rlimits", Limits(audit_hook=False, seccomp=seccomp), timeout=5)
+    assert res.status == "ok" and "parent done" in res.stdout

@@ -31,16 +31,91 @@ def test_ci_gate_table(level, env, expect_problems):
     assert len(ci_problems(report, env)) == expect_problems
 
 
-def test_best_layer_falls_back(monkeypatch):
-    fake = {"bwrap": {"available": False, "detail": "bwrap not found"}, "unshare": {"available": True, "detail": "ok"},
-            "rlimits": {"available": True, "detail": "ok"}}
-    monkeypatch.setattr(runner, "detect_layers", lambda: fake)
-    assert runner.best_layer() == "unshare"
+def _fake_layers(bwrap: bool, unshare: bool, seccomp: bool = True) -> dict:
+    ok = {"available": True, "detail": "ok"}
+    return {"bwrap": ok if bwrap else {"available": False, "detail": "bwrap not found"},
+            "unshare": ok if unshare else {"available": False, "detail": "no user namespaces"},
+            "rlimits": ok, "seccomp": ok if seccomp else {"available": False, "detail": "EINVAL"}}
+
+
+@pytest.mark.parametrize("bwrap,unshare,opt_in,expect", [
+    (True, True, None, "bwrap"),
+    (False, True, None, "refused"),       # model code never lands on a weak layer by default
+    (False, True, "1", "unshare"),        # ... unless the user opts in
+    (False, False, None, "refused"),
+    (False, False, "true", "rlimits"),
+    (False, True, "0", "refused"),
+])
+def test_auto_takes_a_weak_layer_only_when_opted_in(monkeypatch, bwrap, unshare, opt_in, expect):
+    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(bwrap, unshare))
+    if opt_in is None:
+        monkeypatch.delenv(runner.WEAK_OPT_IN, raising=False)
+    else:
+        monkeypatch.setenv(runner.WEAK_OPT_IN, opt_in)
+    if expect == "refused":
+        with pytest.raises(runner.SftscopeError, match="SFTSCOPE_SANDBOX_ALLOW_WEAK=1"):
+            runner.best_layer()
+    else:
+        assert runner.best_layer() == expect
+
+
+def test_naming_a_layer_is_an_opt_in_and_a_missing_one_is_an_error(monkeypatch):
+    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(False, True))
+    monkeypatch.delenv(runner.WEAK_OPT_IN, raising=False)
+    assert runner.best_layer("unshare") == "unshare"
     with pytest.raises(runner.SftscopeError, match="bwrap not found"):
         runner.best_layer("bwrap")
-    fake["unshare"]["available"] = False
-    assert runner.best_layer() == "rlimits"
-    assert isolation_report()["network_isolated"] is False
+    assert isolation_report()["level"] == "unshare" and isolation_report()["filesystem_isolated"] is False
+
+
+def test_code_scorer_refuses_before_scoring_without_a_sandbox(monkeypatch):
+    from sftscope.scoring.code import CodeScorer
+
+    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(False, False))
+    monkeypatch.delenv(runner.WEAK_OPT_IN, raising=False)
+    with pytest.raises(runner.SftscopeError, match="bubblewrap"):
+        CodeScorer()
+
+
+@pytest.mark.parametrize("bwrap,unshare,seccomp,ci,code", [
+    (True, True, True, "true", 0),
+    (False, True, True, "true", 1),   # network isolated, filesystem not
+    (False, False, True, "true", 1),
+    (True, True, False, "true", 1),   # no syscall filter
+    (False, False, True, "", 0),      # not CI: reported, not fatal
+])
+def test_check_exits_nonzero_under_ci_when_isolation_is_weak(monkeypatch, capsys, bwrap, unshare, seccomp, ci, code):
+    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(bwrap, unshare, seccomp))
+    monkeypatch.setenv("CI", ci)
+    assert main(["sandbox", "check"]) == code
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["filesystem_isolated"] is bwrap
+    assert ("too weak for CI" in captured.err) is bool(code)
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--memory-mb", "-5"), ("--memory-mb", "0"), ("--disk-mb", "-1"),
+    ("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "-inf"), ("--timeout", "0"), ("--timeout", "-2"),
+])
+def test_cli_rejects_bad_limits_naming_the_flag(tmp_path, capsys, flag, value):
+    prog = tmp_path / "p.py"
+    prog.write_text("print(1)\n")
+    assert main(["sandbox", "run", str(prog), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"limits": runner.Limits(memory_mb=-5)}, "memory_mb"),
+    ({"limits": runner.Limits(disk_mb=0)}, "disk_mb"),
+    ({"limits": runner.Limits(max_procs=True)}, "max_procs"),
+    ({"timeout": float("nan")}, "timeout"),
+    ({"timeout": float("inf")}, "timeout"),
+    ({"timeout": "soon"}, "timeout"),
+])
+def test_run_code_validates_limits(kwargs, match):
+    with pytest.raises(runner.SftscopeError, match=match):
+        runner.run_code("print(1)", **kwargs)
 
 
 def test_cli_run_prints_json(tmp_path, capsys):

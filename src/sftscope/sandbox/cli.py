@@ -10,6 +10,12 @@ import typer
 
 from ..core.errors import SftscopeError
 
+class IsolationTooWeak(SftscopeError):
+    """``sandbox check`` under CI with a layer missing: exit 1 (a failed check, not a usage error)."""
+
+    exit_code = 1
+
+
 sandbox_app = typer.Typer(help="Run untrusted Python in the sandbox, or check which isolation layers work here.",
                           no_args_is_help=True)
 
@@ -58,8 +64,7 @@ def check_cmd():
     typer.echo(json.dumps(report, indent=2))
     problems = ci_problems(report)
     if problems:
-        typer.echo("sandbox isolation is too weak for CI:\n" + "\n".join(f"  - {p}" for p in problems), err=True)
-        raise typer.Exit(1)
+        raise IsolationTooWeak("sandbox isolation is too weak for CI:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def register(app: typer.Typer) -> None:

@@ -199,7 +199,7 @@ def run_code(code: str, stdin: str | None = None, timeout: float = 10.0, limits:
         lim["seccomp"] = False  # reported in ``layers`` (no "seccomp" there); the CI gate fails on it
     job = {"code": code, "stdin": stdin, "timeout": timeout, "limits": lim, "layer": layer,
            "python": python or sys.executable, "judge": {"code": judge} if judge is not None else None,
-           "workroot": os.environ.get(WORKROOT_ENV) or None}
+           "workroot": _workroot(limits)}
     t0 = time.monotonic()
     sup = subprocess.Popen([sys.executable, "-I", "-S", "-B", SUPERVISOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, start_new_session=True, env={"PATH": os.environ.get("PATH", "")})
@@ -222,6 +222,23 @@ def run_code(code: str, stdin: str | None = None, timeout: float = 10.0, limits:
     return RunResult(res["status"], res.get("returncode"), res.get("stdout", ""), res.get("stderr", ""),
                      res.get("seconds", 0.0), res.get("isolation", layer), res.get("layers", [layer]), res.get("reason"),
                      res.get("program"))
+
+
+def _workroot(limits: Limits) -> str | None:
+    """``$SFTSCOPE_SANDBOX_TMPDIR`` checked: a directory the sandbox uid can traverse (else SftscopeError)."""
+    root = os.environ.get(WORKROOT_ENV) or None
+    if root is None:
+        return None
+    if not os.path.isdir(root):
+        raise SftscopeError(f"{WORKROOT_ENV}={root}: not a directory (create it, or unset the variable)")
+    if os.geteuid() == 0 and limits.drop_privileges:
+        d = os.path.realpath(root)
+        while d != "/":
+            if not os.stat(d).st_mode & 0o001:
+                raise SftscopeError(f"{WORKROOT_ENV}={root}: {d} is not traversable by the sandbox uid "
+                                    f"{limits.sandbox_uid} (chmod o+x {d}, or choose another directory)")
+            d = os.path.dirname(d)
+    return root
 
 
 def _json_lines(text: str) -> list[dict]:
