@@ -13,7 +13,6 @@ Stdlib only: this runs under ``python -I`` in the sandbox interpreter.
 """
 
 import os
-import platform
 import struct
 import sys
 
@@ -65,7 +64,7 @@ def install_seccomp() -> None:
     """Load the filter into this process (NO_NEW_PRIVS first, as unprivileged seccomp requires)."""
     import ctypes
 
-    code = seccomp_program(platform.machine())
+    code = seccomp_program(os.uname().machine)
     buf = ctypes.create_string_buffer(code, len(code))
 
     class _Prog(ctypes.Structure):

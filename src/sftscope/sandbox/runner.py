@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -123,14 +124,20 @@ def detect_layers() -> dict:
     from . import supervisor as sup
 
     true_bin = shutil.which("true") or "/bin/true"
-    # the same namespaces as the real command, without the work-dir mounts (there is no work dir yet)
-    bw_ok, bw_msg = _probe(["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/",
-                            true_bin]) if shutil.which("bwrap") \
-        else (False, "bwrap not found (Debian/Ubuntu: apt-get install bubblewrap)")
-    un_ok, un_msg = _probe(sup.unshare_argv() + [true_bin]) if shutil.which("unshare") \
-        else (False, "unshare not found (util-linux)")
-    sc_ok, sc_msg = _probe([_sandbox_python(), "-I", "-S", "-c",
-                            f"import runpy; runpy.run_path({sup.BOOT_SOURCE!r})['install_seccomp']()"])
+    probes = {  # run at once: detection is paid by every CLI call, and each probe is mostly waiting
+        # the same namespaces as the real command, without the work-dir mounts (there is no work dir yet)
+        "bwrap": ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", true_bin],
+        "unshare": sup.unshare_argv() + [true_bin],
+        "seccomp": [_sandbox_python(), "-I", "-S", "-c",
+                    f"import runpy; runpy.run_path({sup.BOOT_SOURCE!r})['install_seccomp']()"],
+    }
+    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+        found = dict(zip(probes, pool.map(_probe, probes.values())))
+    (bw_ok, bw_msg), (un_ok, un_msg), (sc_ok, sc_msg) = found["bwrap"], found["unshare"], found["seccomp"]
+    if not shutil.which("bwrap"):
+        bw_msg = "bwrap not found (Debian/Ubuntu: apt-get install bubblewrap)"
+    if not shutil.which("unshare"):
+        un_msg = "unshare not found (util-linux)"
     return {
         "bwrap": {"available": bw_ok, "detail": "ok" if bw_ok else bw_msg},
         "unshare": {"available": un_ok, "detail": "ok" if un_ok else un_msg},

@@ -34,7 +34,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -217,7 +216,16 @@ def disk_usage(path: str, max_entries: int) -> tuple[int, int]:
 
 def prepare_workdir(files: dict[str, str], uid: int | None, root: str | None) -> str:
     """A 0700 directory owned by ``uid`` holding ``files`` and empty ``tmp/`` and ``shm/``."""
-    workdir = tempfile.mkdtemp(prefix="sftscope-sbx-", dir=root)
+    root = root or "/tmp"  # not $TMPDIR: often a private dir the sandbox uid cannot enter (override: the job)
+    for _ in range(100):
+        workdir = os.path.join(root, "sftscope-sbx-" + os.urandom(6).hex())
+        try:
+            os.mkdir(workdir, 0o700)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise OSError(f"cannot create a work dir under {root}")
     for sub in ("tmp", "shm"):
         os.mkdir(os.path.join(workdir, sub), 0o700)
     for name, text in files.items():

@@ -1,0 +1,75 @@
+"""Sandbox overhead: one 0.1 s program run through the sandbox vs a bare ``python`` run of the same program.
+
+Both are measured in this process, interleaved (bare, sandboxed, bare, ...) so load on a shared machine
+hits both alike. The bare run uses the interpreter the sandbox runs programs with (``python -I prog.py``).
+Prints the median wall time of each, the overhead per run (sandboxed - bare) and the ratio, per layer;
+``--cli`` adds the ``sftscope sandbox run`` command (a fresh process: imports and layer detection included).
+
+    python benchmarks/sandbox_overhead.py                  # every available layer, 15 runs each
+    python benchmarks/sandbox_overhead.py --runs 30 --layers bwrap --cli
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PROGRAM = "import time\ntime.sleep(0.1)\nprint(sum(range(1000)))\n"
+
+
+def _wall(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def measure(layer: str, runs: int, cli: bool) -> dict:
+    from sftscope.sandbox.runner import _sandbox_python, run_code
+
+    python = _sandbox_python()
+    with tempfile.TemporaryDirectory() as d:
+        prog = os.path.join(d, "prog.py")
+        with open(prog, "w") as fh:
+            fh.write(PROGRAM)
+        bare_cmd = [python, "-I", prog]
+        sftscope_cmd = [sys.executable, "-m", "sftscope.cli", "sandbox", "run", prog, "--isolation", layer]
+        res = run_code(PROGRAM, isolation=layer)  # warm-up: layer detection, page cache
+        assert res.status == "ok" and res.stdout.strip() == "499500", res
+        bare, boxed, via_cli = [], [], []
+        for _ in range(runs):
+            bare.append(_wall(lambda: subprocess.run(bare_cmd, capture_output=True, check=True)))
+            boxed.append(_wall(lambda: run_code(PROGRAM, isolation=layer)))
+            if cli:
+                via_cli.append(_wall(lambda: subprocess.run(sftscope_cmd, capture_output=True, check=True)))
+    out = {"layer": layer, "bare": statistics.median(bare), "sandbox": statistics.median(boxed)}
+    if cli:
+        out["cli"] = statistics.median(via_cli)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--layers", nargs="*", default=None, help="default: every available layer")
+    ap.add_argument("--cli", action="store_true", help="also time `sftscope sandbox run` (a fresh process each)")
+    args = ap.parse_args()
+    from sftscope.sandbox.runner import LAYERS, detect_layers
+
+    layers = args.layers or [name for name in LAYERS if detect_layers()[name]["available"]]
+    print(f"program: sleep 0.1 s; {args.runs} runs per layer, medians; cores: {os.cpu_count()}")
+    for layer in layers:
+        m = measure(layer, args.runs, args.cli)
+        line = (f"{layer:8s} bare {m['bare']:.3f} s  sandbox {m['sandbox']:.3f} s  "
+                f"overhead {m['sandbox'] - m['bare']:+.3f} s  ratio {m['sandbox'] / m['bare']:.2f}x")
+        if "cli" in m:
+            line += f"  | cli {m['cli']:.3f} s (overhead {m['cli'] - m['bare']:+.3f} s, ratio {m['cli'] / m['bare']:.2f}x)"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
