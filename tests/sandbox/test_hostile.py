@@ -266,18 +266,19 @@ def test_writes_within_the_quota_are_fine():
     assert res.status == "ok" and "wrote everything" in res.stdout
 
 
-def test_tmp_is_private_between_concurrent_runs():
+@pytest.mark.parametrize("layer", [ly for ly in AVAILABLE if ly in FILESYSTEM_LAYERS])
+def test_tmp_is_private_between_concurrent_runs(layer):
     """Two runs at once (same uid) see different /tmp and work dirs: one's file is not the other's."""
     name = f"/tmp/sftscope-shared-{uuid.uuid4().hex}"
     writer = f"import time\nopen({name!r}, 'w').write('secret')\nopen('w.txt', 'w').write('secret')\ntime.sleep(2)"
     reader = (f"import os, time\ntime.sleep(0.7)\nprint(os.path.exists({name!r}), "
               "sorted(os.listdir('/tmp')), sorted(os.listdir('.')))")
     results = {}
-    t = threading.Thread(target=lambda: results.update(w=run_code(writer, timeout=5, limits=NO_AUDIT)))
+    t = threading.Thread(target=lambda: results.update(w=run_code(writer, timeout=5, limits=NO_AUDIT, isolation=layer)))
     t.start()
-    results["r"] = run_code(reader, timeout=5, limits=NO_AUDIT)
+    results["r"] = run_code(reader, timeout=5, limits=NO_AUDIT, isolation=layer)
     t.join()
-    assert results["r"].status == "ok" and results["r"].isolation in FILESYSTEM_LAYERS
+    assert results["r"].status == "ok" and results["r"].isolation == layer
     assert results["r"].stdout.startswith("False [] ") and "w.txt" not in results["r"].stdout
     assert not os.path.exists(name)
 
@@ -321,3 +322,51 @@ def test_setsid_daemon_does_not_outlive_an_rlimits_run(seccomp, tmp_path):
             "os.waitpid(pid, 0)\nprint('parent done')\n")
     res = _run(code, "rlimits", Limits(audit_hook=False, seccomp=seccomp), timeout=5)
     assert res.status == "ok" and "parent done" in res.stdout
+
+
+HOST_TREE = """
+import os, sqlite3, uuid
+tag = uuid.uuid4().hex
+seen = {'root_entries': sorted(os.listdir('/'))}
+for p in ('/etc/passwd', '/root', '/home', '/work', '/proc/1/environ'):
+    try:
+        open(p).read(100) if os.path.isfile(p) else os.listdir(p)
+        seen[p] = 'readable'
+    except OSError:
+        seen[p] = 'no'
+try:  # a dir_fd and a symlink, past a path-based check
+    fd = os.open('/', os.O_RDONLY)
+    os.symlink('/etc/passwd', 'link')
+    seen['dirfd_symlink'] = open('link').read(10)
+except OSError as e:
+    seen['dirfd_symlink'] = 'no'
+for p in (f'/tmp/fifo-{tag}', f'/dev/shm/fifo-{tag}'):
+    try:
+        os.mkfifo(p)
+    except OSError:
+        pass
+try:
+    c = sqlite3.connect(f'/tmp/db-{tag}.sqlite')
+    c.execute(f"ATTACH '/dev/shm/db-{tag}.sqlite' AS x")
+    c.execute('create table x.t(a)')
+    c.commit()
+except Exception:
+    pass
+print(tag)
+print(seen)
+"""
+
+
+@pytest.mark.parametrize("layer", [ly for ly in AVAILABLE if ly in FILESYSTEM_LAYERS])
+def test_host_tree_is_out_of_reach(layer):
+    """Hook off: a filesystem layer shows a fresh root (no /etc, /root, /home), and files made in /tmp or
+    /dev/shm (mkfifo, sqlite ATTACH) land in the run's own work dir, never on the host."""
+    res = _run(HOST_TREE, layer, NO_AUDIT)
+    assert res.status == "ok", res.stderr
+    tag, seen = res.stdout.splitlines()[:2]
+    seen = eval(seen)  # noqa: S307 - a dict literal printed by the program above
+    assert not {"etc", "root", "home", "work"} & set(seen["root_entries"]), seen
+    assert all(seen[p] == "no" for p in ("/etc/passwd", "/root", "/home", "/work")), seen
+    assert seen["dirfd_symlink"] in ("no", ""), seen
+    for d in ("/tmp", "/dev/shm"):
+        assert not [f for f in os.listdir(d) if tag in f], f"{d} got a file from inside the sandbox"

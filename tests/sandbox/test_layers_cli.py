@@ -20,7 +20,7 @@ def test_ci_fails_without_network_and_filesystem_layers():
 
 @pytest.mark.parametrize("level,env,expect_problems", [
     ("bwrap", {"CI": "true"}, 0),
-    ("unshare", {"CI": "true"}, 1),      # network yes, filesystem no
+    ("unshare", {"CI": "true"}, 0),      # a private root too (boot.enter_private_root)
     ("rlimits", {"CI": "true"}, 2),
     ("rlimits", {}, 0),                 # not CI: weak layers are reported, not fatal
     ("rlimits", {"CI": "false"}, 0),
@@ -40,11 +40,11 @@ def _fake_layers(bwrap: bool, unshare: bool, seccomp: bool = True) -> dict:
 
 @pytest.mark.parametrize("bwrap,unshare,opt_in,expect", [
     (True, True, None, "bwrap"),
-    (False, True, None, "refused"),       # model code never lands on a weak layer by default
-    (False, True, "1", "unshare"),        # ... unless the user opts in
-    (False, False, None, "refused"),
+    (False, True, None, "unshare"),       # a private root of its own: not a weak layer
+    (False, False, None, "refused"),      # model code never lands on the rlimits level by default
+    (False, False, "1", "rlimits"),       # ... unless the user opts in
     (False, False, "true", "rlimits"),
-    (False, True, "0", "refused"),
+    (False, False, "0", "refused"),
 ])
 def test_auto_takes_a_weak_layer_only_when_opted_in(monkeypatch, bwrap, unshare, opt_in, expect):
     monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(bwrap, unshare))
@@ -60,12 +60,14 @@ def test_auto_takes_a_weak_layer_only_when_opted_in(monkeypatch, bwrap, unshare,
 
 
 def test_naming_a_layer_is_an_opt_in_and_a_missing_one_is_an_error(monkeypatch):
-    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(False, True))
+    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(False, False))
     monkeypatch.delenv(runner.WEAK_OPT_IN, raising=False)
-    assert runner.best_layer("unshare") == "unshare"
+    assert runner.best_layer("rlimits") == "rlimits"
     with pytest.raises(runner.SftscopeError, match="bwrap not found"):
         runner.best_layer("bwrap")
-    assert isolation_report()["level"] == "unshare" and isolation_report()["filesystem_isolated"] is False
+    with pytest.raises(runner.SftscopeError, match="not available"):
+        runner.best_layer("unshare")
+    assert isolation_report()["level"] == "rlimits" and isolation_report()["filesystem_isolated"] is False
 
 
 def test_code_scorer_refuses_before_scoring_without_a_sandbox(monkeypatch):
@@ -79,8 +81,8 @@ def test_code_scorer_refuses_before_scoring_without_a_sandbox(monkeypatch):
 
 @pytest.mark.parametrize("bwrap,unshare,seccomp,ci,code", [
     (True, True, True, "true", 0),
-    (False, True, True, "true", 1),   # network isolated, filesystem not
-    (False, False, True, "true", 1),
+    (False, True, True, "true", 0),   # unshare: network and a private root
+    (False, False, True, "true", 1),  # rlimits only: neither
     (True, True, False, "true", 1),   # no syscall filter
     (False, False, True, "", 0),      # not CI: reported, not fatal
 ])
@@ -89,7 +91,7 @@ def test_check_exits_nonzero_under_ci_when_isolation_is_weak(monkeypatch, capsys
     monkeypatch.setenv("CI", ci)
     assert main(["sandbox", "check"]) == code
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["filesystem_isolated"] is bwrap
+    assert json.loads(captured.out)["filesystem_isolated"] is (bwrap or unshare)
     assert ("too weak for CI" in captured.err) is bool(code)
 
 

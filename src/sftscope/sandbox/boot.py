@@ -2,6 +2,8 @@
 
 The supervisor writes ``_FLAGS = {...}`` above this source into the work dir. In order:
 
+0. at the ``unshare`` level, a private root (``enter_private_root``), as bubblewrap builds one;
+
 1. **seccomp** (kernel-enforced, irrevocable, inherited by every child): a classic-BPF filter that makes
    the syscalls below fail with EPERM. It is installed here, after bubblewrap/unshare have set up the
    namespaces (they need ``mount``/``unshare``) and after the interpreter was exec'd (so ``execve`` can be
@@ -76,10 +78,85 @@ def install_seccomp() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 
 
-_ROOT = os.path.realpath(os.getcwd())
-_READ_ROOTS = tuple(sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                                          *[q for q in sys.path if q])}
-                           | {"/usr", "/lib", "/lib64", "/etc/localtime", "/dev/urandom", "/dev/null"}))
+# mount(2) flags, and the statvfs flags that a bind remount inside a user namespace must keep (locked)
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+_KEEP = ((1, MS_RDONLY), (2, MS_NOSUID), (4, MS_NODEV), (8, MS_NOEXEC), (1024, 1024), (2048, 2048), (4096, 1 << 21))
+_DEV_NODES = ("null", "zero", "full", "random", "urandom")
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+
+def enter_private_root(workdir: str, ro_roots=()) -> None:
+    """The ``unshare`` level's filesystem boundary, built like bubblewrap's (we are root in a fresh user +
+    mount namespace here, before seccomp): a read-only tmpfs root with ``/usr`` (and ``ro_roots``)
+    bound read-only, a private ``/proc``, device nodes, ``/tmp`` and ``/dev/shm`` = the work dir's
+    ``tmp/`` and ``shm/``, the work dir at ``/sandbox``; then ``pivot_root`` and the host tree is gone."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def mount(src, dst, fstype, flags, data=None):
+        enc = lambda v: v.encode() if isinstance(v, str) else v  # noqa: E731
+        if libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"mount {src} -> {dst}: {os.strerror(e)}")
+
+    def bind(src, dst, readonly):
+        mount(src, dst, None, MS_BIND | MS_REC)
+        if readonly:
+            keep = 0
+            for st, ms in _KEEP:
+                keep |= ms if os.statvfs(dst).f_flag & st else 0
+            mount(None, dst, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
+
+    root = os.path.join(workdir, ".root")
+    os.makedirs(root, exist_ok=True)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates back to the host
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")  # mount points only
+    for d in ("/usr", *ro_roots):
+        os.makedirs(root + d, exist_ok=True)
+        bind(d, root + d, True)
+    for d in ("/bin", "/lib", "/lib64", "/sbin", "/lib32"):
+        if os.path.islink(d):
+            os.symlink(os.readlink(d), root + d)
+        elif os.path.isdir(d):
+            os.makedirs(root + d)
+            bind(d, root + d, True)
+    os.makedirs(root + "/proc")
+    bind("/proc", root + "/proc", False)  # the fresh proc of our PID namespace (unshare --mount-proc)
+    os.makedirs(root + "/dev/shm")
+    for n in _DEV_NODES:
+        open(f"{root}/dev/{n}", "w").close()
+        bind(f"/dev/{n}", f"{root}/dev/{n}", False)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    bind(os.path.join(workdir, "shm"), root + "/dev/shm", False)
+    os.makedirs(root + "/tmp")
+    bind(os.path.join(workdir, "tmp"), root + "/tmp", False)
+    os.makedirs(root + "/sandbox")
+    bind(workdir, root + "/sandbox", False)
+    os.chdir(root)
+    if libc.syscall(_PIVOT_ROOT[os.uname().machine], b".", b".") != 0:  # the old root is stacked under "."
+        raise OSError(ctypes.get_errno(), "pivot_root")
+    if libc.umount2(b".", 2) != 0:  # MNT_DETACH: the host tree is no longer reachable from here
+        raise OSError(ctypes.get_errno(), "umount2 old root")
+    os.chdir("/")
+    mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir("/sandbox")
+    os.environ.update(HOME="/sandbox", TMPDIR="/tmp")
+
+
+_ROOT = "/"
+_READ_ROOTS: tuple = ()
+
+
+def _set_roots() -> None:
+    """What the audit hook lets the program touch: computed after the (possible) pivot into a private root."""
+    global _ROOT, _READ_ROOTS
+    _ROOT = os.path.realpath(os.getcwd())
+    _READ_ROOTS = tuple(sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                                              *[q for q in sys.path if q])}
+                               | {"/usr", "/lib", "/lib64", "/etc/localtime", "/dev/urandom", "/dev/null"}))
 _BLOCK_PREFIXES = ("socket.", "subprocess.", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
                    "os.system", "os.kill", "os.killpg", "ctypes.", "pty.", "os.setsid", "os.chroot", "os.startfile")
 _PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link",
@@ -115,6 +192,13 @@ def _hook(event, args):
 
 
 if __name__ == "__main__":
+    if _FLAGS.get("private_root"):
+        try:
+            enter_private_root(**_FLAGS["private_root"])
+        except Exception as e:  # noqa: BLE001 - fail closed: never run on the host tree by accident
+            sys.stderr.write(f"sandbox: private root not set up ({e}); refusing to run the program\n")
+            os._exit(125)
+    _set_roots()
     if _FLAGS.get("seccomp"):
         try:
             install_seccomp()

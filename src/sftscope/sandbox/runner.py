@@ -27,7 +27,7 @@ SUPERVISOR = str(Path(__file__).with_name("supervisor.py"))
 LAYERS = ("bwrap", "unshare", "rlimits")  # strongest first
 # what each layer isolates (docs/sandbox.md explains the details)
 NETWORK_LAYERS = {"bwrap", "unshare"}
-FILESYSTEM_LAYERS = {"bwrap"}
+FILESYSTEM_LAYERS = {"bwrap", "unshare"}  # unshare: the boot pivots into a private root
 
 
 WEAK_OPT_IN = "SFTSCOPE_SANDBOX_ALLOW_WEAK"  # =1: ``auto`` may fall back to a layer without filesystem isolation
@@ -124,15 +124,22 @@ def detect_layers() -> dict:
     from . import supervisor as sup
 
     true_bin = shutil.which("true") or "/bin/true"
+    probe_dir = sup.prepare_workdir({}, 65534 if os.geteuid() == 0 else None, None)
     probes = {  # run at once: detection is paid by every CLI call, and each probe is mostly waiting
         # the same namespaces as the real command, without the work-dir mounts (there is no work dir yet)
         "bwrap": ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", true_bin],
-        "unshare": sup.unshare_argv() + [true_bin],
+        # the private root the boot builds at this level (boot.enter_private_root), in a throwaway work dir
+        "unshare": sup.unshare_argv() + [_sandbox_python(), "-I", "-S", "-c",
+                                         f"import runpy; runpy.run_path({sup.BOOT_SOURCE!r})['enter_private_root']"
+                                         f"({probe_dir!r})"],
         "seccomp": [_sandbox_python(), "-I", "-S", "-c",
                     f"import runpy; runpy.run_path({sup.BOOT_SOURCE!r})['install_seccomp']()"],
     }
-    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
-        found = dict(zip(probes, pool.map(_probe, probes.values())))
+    try:
+        with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+            found = dict(zip(probes, pool.map(_probe, probes.values())))
+    finally:
+        shutil.rmtree(probe_dir, ignore_errors=True)
     (bw_ok, bw_msg), (un_ok, un_msg), (sc_ok, sc_msg) = found["bwrap"], found["unshare"], found["seccomp"]
     if not shutil.which("bwrap"):
         bw_msg = "bwrap not found (Debian/Ubuntu: apt-get install bubblewrap)"

@@ -238,6 +238,14 @@ def prepare_workdir(files: dict[str, str], uid: int | None, root: str | None) ->
     return workdir
 
 
+def _write(workdir: str, name: str, text: str, uid: int | None) -> None:
+    path = os.path.join(workdir, name)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    if uid is not None:
+        os.chown(path, uid, uid)
+
+
 def _boot(flags: dict) -> str:
     with open(BOOT_SOURCE, encoding="utf-8") as fh:
         return f"_FLAGS = {flags!r}\n" + fh.read()
@@ -258,8 +266,10 @@ class _Proc:
 
     def __init__(self, name: str, code: str, flags: dict, uid: int | None, job: dict, python: str):
         self.name, self.uid, self.flags, self.job, self.python = name, uid, flags, job, python
-        self.workdir = prepare_workdir({"program.py": code, "_sftscope_boot.py": _boot(flags)}, uid,
-                                       job.get("workroot"))
+        self.workdir = prepare_workdir({"program.py": code}, uid, job.get("workroot"))
+        if job["layer"] == "unshare":  # the boot pivots into a private root (boot.enter_private_root)
+            flags = {**flags, "private_root": {"workdir": self.workdir, "ro_roots": _python_roots(python)}}
+        _write(self.workdir, "_sftscope_boot.py", _boot(flags), uid)
         self.popen: subprocess.Popen | None = None
         self.drains: list[_Drain] = []
 
