@@ -31,6 +31,12 @@ def test_ci_gate_table(level, env, expect_problems):
     assert len(ci_problems(report, env)) == expect_problems
 
 
+def _use(monkeypatch, fake: dict) -> None:
+    """Pretend these layers work (or not): both the per-layer probe and the full report."""
+    monkeypatch.setattr(runner, "layer_status", lambda name: fake[name])
+    monkeypatch.setattr(runner, "detect_layers", lambda: fake)
+
+
 def _fake_layers(bwrap: bool, unshare: bool, seccomp: bool = True) -> dict:
     ok = {"available": True, "detail": "ok"}
     return {"bwrap": ok if bwrap else {"available": False, "detail": "bwrap not found"},
@@ -47,7 +53,7 @@ def _fake_layers(bwrap: bool, unshare: bool, seccomp: bool = True) -> dict:
     (False, False, "0", "refused"),
 ])
 def test_auto_takes_a_weak_layer_only_when_opted_in(monkeypatch, bwrap, unshare, opt_in, expect):
-    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(bwrap, unshare))
+    _use(monkeypatch, _fake_layers(bwrap, unshare))
     if opt_in is None:
         monkeypatch.delenv(runner.WEAK_OPT_IN, raising=False)
     else:
@@ -60,7 +66,7 @@ def test_auto_takes_a_weak_layer_only_when_opted_in(monkeypatch, bwrap, unshare,
 
 
 def test_naming_a_layer_is_an_opt_in_and_a_missing_one_is_an_error(monkeypatch):
-    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(False, False))
+    _use(monkeypatch, _fake_layers(False, False))
     monkeypatch.delenv(runner.WEAK_OPT_IN, raising=False)
     assert runner.best_layer("rlimits") == "rlimits"
     with pytest.raises(runner.SftscopeError, match="bwrap not found"):
@@ -73,7 +79,7 @@ def test_naming_a_layer_is_an_opt_in_and_a_missing_one_is_an_error(monkeypatch):
 def test_code_scorer_refuses_before_scoring_without_a_sandbox(monkeypatch):
     from sftscope.scoring.code import CodeScorer
 
-    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(False, False))
+    _use(monkeypatch, _fake_layers(False, False))
     monkeypatch.delenv(runner.WEAK_OPT_IN, raising=False)
     with pytest.raises(runner.SftscopeError, match="bubblewrap"):
         CodeScorer()
@@ -87,7 +93,7 @@ def test_code_scorer_refuses_before_scoring_without_a_sandbox(monkeypatch):
     (False, False, True, "", 0),      # not CI: reported, not fatal
 ])
 def test_check_exits_nonzero_under_ci_when_isolation_is_weak(monkeypatch, capsys, bwrap, unshare, seccomp, ci, code):
-    monkeypatch.setattr(runner, "detect_layers", lambda: _fake_layers(bwrap, unshare, seccomp))
+    _use(monkeypatch, _fake_layers(bwrap, unshare, seccomp))
     monkeypatch.setenv("CI", ci)
     assert main(["sandbox", "check"]) == code
     captured = capsys.readouterr()

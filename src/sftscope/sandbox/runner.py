@@ -118,42 +118,60 @@ def _sandbox_python() -> str:
     return sup.choose_python(sys.executable, os.geteuid() == 0)[0]
 
 
-@functools.lru_cache(maxsize=1)
-def detect_layers() -> dict:
-    """Which layers work on this machine (cached per process). Keys: bwrap, unshare, rlimits, seccomp, ..."""
+_MISSING = {"bwrap": "bwrap not found (Debian/Ubuntu: apt-get install bubblewrap)",
+            "unshare": "unshare not found (util-linux)"}
+PROBED = ("bwrap", "unshare", "seccomp")
+
+
+@functools.lru_cache(maxsize=None)
+def layer_status(name: str) -> dict:
+    """``{"available", "detail"}`` for one of PROBED, from a trivial run as the sandbox does it (cached per process)."""
     from . import supervisor as sup
 
+    if name in _MISSING and not shutil.which(name):
+        return {"available": False, "detail": _MISSING[name]}
     true_bin = shutil.which("true") or "/bin/true"
-    probe_dir = sup.prepare_workdir({}, 65534 if os.geteuid() == 0 else None, None)
-    probes = {  # run at once: detection is paid by every CLI call, and each probe is mostly waiting
-        # the same namespaces as the real command, without the work-dir mounts (there is no work dir yet)
-        "bwrap": ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", true_bin],
-        # the private root the boot builds at this level (boot.enter_private_root), in a throwaway work dir
-        "unshare": sup.unshare_argv() + [_sandbox_python(), "-I", "-S", "-c",
-                                         f"import runpy; runpy.run_path({sup.BOOT_SOURCE!r})['enter_private_root']"
-                                         f"({probe_dir!r})"],
-        "seccomp": [_sandbox_python(), "-I", "-S", "-c",
-                    f"import runpy; runpy.run_path({sup.BOOT_SOURCE!r})['install_seccomp']()"],
-    }
+    boot = f"import runpy; runpy.run_path({sup.BOOT_SOURCE!r})"
+    probe_dir = None
+    if name == "bwrap":  # the same namespaces as the real command, without the work-dir mounts
+        argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/", true_bin]
+    elif name == "unshare":  # and the private root the boot builds at this level, in a throwaway work dir
+        probe_dir = sup.prepare_workdir({}, 65534 if os.geteuid() == 0 else None, None)
+        argv = sup.unshare_argv() + [_sandbox_python(), "-I", "-S", "-c",
+                                     f"{boot}['enter_private_root']({probe_dir!r})"]
+    else:
+        argv = [_sandbox_python(), "-I", "-S", "-c", f"{boot}['install_seccomp']()"]
     try:
-        with ThreadPoolExecutor(max_workers=len(probes)) as pool:
-            found = dict(zip(probes, pool.map(_probe, probes.values())))
+        ok, msg = _probe(argv)
     finally:
-        shutil.rmtree(probe_dir, ignore_errors=True)
-    (bw_ok, bw_msg), (un_ok, un_msg), (sc_ok, sc_msg) = found["bwrap"], found["unshare"], found["seccomp"]
-    if not shutil.which("bwrap"):
-        bw_msg = "bwrap not found (Debian/Ubuntu: apt-get install bubblewrap)"
-    if not shutil.which("unshare"):
-        un_msg = "unshare not found (util-linux)"
+        if probe_dir:
+            shutil.rmtree(probe_dir, ignore_errors=True)
+    return {"available": ok, "detail": "ok" if ok else msg}
+
+
+def _probe_all(names) -> None:
+    """Fill layer_status's cache for ``names`` at once: each probe is mostly waiting on a process start."""
+    todo = [n for n in names if n in PROBED]
+    if len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+            list(pool.map(layer_status, todo))
+
+
+def detect_layers() -> dict:
+    """Which layers work on this machine. Keys: bwrap, unshare, rlimits, seccomp, audit_hook, privilege_drop."""
+    _probe_all(PROBED)
     return {
-        "bwrap": {"available": bw_ok, "detail": "ok" if bw_ok else bw_msg},
-        "unshare": {"available": un_ok, "detail": "ok" if un_ok else un_msg},
+        **{name: layer_status(name) for name in ("bwrap", "unshare")},
         "rlimits": {"available": True, "detail": "ok"},
-        "seccomp": {"available": sc_ok, "detail": "ok" if sc_ok else sc_msg},
+        "seccomp": layer_status("seccomp"),
         "audit_hook": {"available": True, "detail": "Python-level only"},
         "privilege_drop": {"available": os.geteuid() == 0, "detail": "running as root: programs run as uid 65534"
                            if os.geteuid() == 0 else "not root: programs run as the current user"},
     }
+
+
+def _status(name: str) -> dict:
+    return {"available": True, "detail": "ok"} if name == "rlimits" else layer_status(name)
 
 
 def _weak_allowed(env=None) -> bool:
@@ -164,25 +182,26 @@ def _weak_allowed(env=None) -> bool:
 def best_layer(requested: str = "auto", allow_weak: bool | None = None) -> str:
     """The layer a run uses: ``requested`` if it is available, else (``auto``) the strongest one.
 
-    ``auto`` only takes a layer without filesystem isolation (``unshare``, ``rlimits``) when the caller
-    opts in: ``allow_weak=True``, or ``SFTSCOPE_SANDBOX_ALLOW_WEAK=1`` in the environment. Naming a weak
-    layer explicitly is an opt-in too.
+    ``auto`` only takes the layer without filesystem isolation (``rlimits``) when the caller opts in:
+    ``allow_weak=True``, or ``SFTSCOPE_SANDBOX_ALLOW_WEAK=1`` in the environment. Naming it explicitly
+    is an opt-in too. Probes only what the answer needs (bwrap and seccomp, unshare if bwrap fails).
     """
-    layers = detect_layers()
     if requested != "auto":
         if requested not in LAYERS:
             raise SftscopeError(f"sandbox isolation {requested!r} unknown; choose auto or one of {LAYERS}")
-        if not layers[requested]["available"]:
+        status = _status(requested)
+        if not status["available"]:
             raise SftscopeError(f"sandbox isolation {requested!r} is not available here: "
-                                f"{layers[requested]['detail']}. Use --isolation auto to take the best available.")
+                                f"{status['detail']}. Use --isolation auto to take the best available.")
         return requested
-    best = next(name for name in LAYERS if layers[name]["available"])
+    _probe_all(["bwrap", "seccomp"])  # the usual answer needs only these two (unshare is probed if bwrap fails)
+    best = next(name for name in LAYERS if _status(name)["available"])
     if best not in FILESYSTEM_LAYERS and not (_weak_allowed() if allow_weak is None else allow_weak):
         raise SftscopeError(
-            f"no filesystem-isolating sandbox here (bwrap: {layers['bwrap']['detail']}); model-written code "
-            f"would see and write the host's files at the {best!r} level. Install bubblewrap "
-            f"(apt-get install bubblewrap), or accept the weaker level explicitly: --isolation {best} "
-            f"or {WEAK_OPT_IN}=1 (docs/sandbox.md says what each level stops)")
+            f"no filesystem-isolating sandbox here (bwrap: {_status('bwrap')['detail']}; unshare: "
+            f"{_status('unshare')['detail']}); model-written code would see and write the host's files at the "
+            f"{best!r} level. Install bubblewrap (apt-get install bubblewrap), or accept the weaker level "
+            f"explicitly: --isolation {best} or {WEAK_OPT_IN}=1 (docs/sandbox.md says what each level stops)")
     return best
 
 
@@ -209,7 +228,7 @@ def run_code(code: str, stdin: str | None = None, timeout: float = 10.0, limits:
     layer = best_layer(isolation)
     lim = asdict(limits)
     lim["cpu_seconds"] = max(1, min(int(limits.cpu_seconds), int(timeout) + 1))
-    if lim["seccomp"] and not detect_layers()["seccomp"]["available"]:
+    if lim["seccomp"] and not layer_status("seccomp")["available"]:
         lim["seccomp"] = False  # reported in ``layers`` (no "seccomp" there); the CI gate fails on it
     job = {"code": code, "stdin": stdin, "timeout": timeout, "limits": lim, "layer": layer,
            "python": python or sys.executable, "judge": {"code": judge} if judge is not None else None,
