@@ -3,7 +3,8 @@
 Both are measured in this process, interleaved (bare, sandboxed, bare, ...) so load on a shared machine
 hits both alike. The bare run uses the interpreter the sandbox runs programs with (``python -I prog.py``).
 Prints the median wall time of each, the overhead per run (sandboxed - bare) and the ratio, per layer;
-``--cli`` adds the ``sftscope sandbox run`` command (a fresh process: imports and layer detection included).
+``--cli`` adds the commands, each a fresh process (interpreter, imports and layer detection included):
+``sftscope sandbox run`` (the whole CLI is imported) and ``python -m sftscope.sandbox run`` (only the sandbox).
 
     python benchmarks/sandbox_overhead.py                  # every available layer, 15 runs each
     python benchmarks/sandbox_overhead.py --runs 30 --layers bwrap --cli
@@ -37,18 +38,19 @@ def measure(layer: str, runs: int, cli: bool) -> dict:
         with open(prog, "w") as fh:
             fh.write(PROGRAM)
         bare_cmd = [python, "-I", prog]
-        sftscope_cmd = [sys.executable, "-m", "sftscope.cli", "sandbox", "run", prog, "--isolation", layer]
+        cli_cmds = {"cli": [sys.executable, "-m", "sftscope.cli", "sandbox", "run", prog, "--isolation", layer],
+                    "module": [sys.executable, "-m", "sftscope.sandbox", "run", prog, "--isolation", layer]}
         res = run_code(PROGRAM, isolation=layer)  # warm-up: layer detection, page cache
         assert res.status == "ok" and res.stdout.strip() == "499500", res
-        bare, boxed, via_cli = [], [], []
+        bare, boxed, via = [], [], {k: [] for k in cli_cmds}
         for _ in range(runs):
             bare.append(_wall(lambda: subprocess.run(bare_cmd, capture_output=True, check=True)))
             boxed.append(_wall(lambda: run_code(PROGRAM, isolation=layer)))
-            if cli:
-                via_cli.append(_wall(lambda: subprocess.run(sftscope_cmd, capture_output=True, check=True)))
+            for k, cmd in cli_cmds.items() if cli else ():
+                via[k].append(_wall(lambda: subprocess.run(cmd, capture_output=True, check=True)))
     out = {"layer": layer, "bare": statistics.median(bare), "sandbox": statistics.median(boxed)}
     if cli:
-        out["cli"] = statistics.median(via_cli)
+        out.update({k: statistics.median(v) for k, v in via.items()})
     return out
 
 
@@ -66,8 +68,9 @@ def main() -> None:
         m = measure(layer, args.runs, args.cli)
         line = (f"{layer:8s} bare {m['bare']:.3f} s  sandbox {m['sandbox']:.3f} s  "
                 f"overhead {m['sandbox'] - m['bare']:+.3f} s  ratio {m['sandbox'] / m['bare']:.2f}x")
-        if "cli" in m:
-            line += f"  | cli {m['cli']:.3f} s (overhead {m['cli'] - m['bare']:+.3f} s, ratio {m['cli'] / m['bare']:.2f}x)"
+        for k, name in (("cli", "sftscope sandbox run"), ("module", "python -m sftscope.sandbox run")):
+            if k in m:
+                line += f"\n{'':8s} {name}: {m[k]:.3f} s (overhead {m[k] - m['bare']:+.3f} s, ratio {m[k] / m['bare']:.2f}x)"
         print(line, flush=True)
 
 

@@ -177,3 +177,14 @@ def test_reward_hacks_score_wrong_and_honest_solutions_right(scorer):
     honest_failed = [(n, got[n], dict(res.details)) for n, res in zip(names, results) if n in HONEST and got[n] is not C]
     assert not forged, f"forged passes: {forged}"
     assert not honest_failed, honest_failed
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"memory_mb": -5}, "memory_mb"), ({"timeout": float("nan")}, "timeout"), ({"timeout": 0}, "timeout"),
+    ({"isolation": "chroot"}, "chroot"),
+])
+def test_bad_scorer_settings_fail_at_construction(kwargs, match):
+    from sftscope.core.errors import SftscopeError
+
+    with pytest.raises(SftscopeError, match=match):
+        CodeScorer(**kwargs)

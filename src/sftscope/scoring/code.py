@@ -79,9 +79,11 @@ class CodeScorer:
         self.memory_mb = int(memory_mb)
         self.workers = workers or max(1, os.cpu_count() or 1)
         self.isolation = isolation
-        from ..sandbox.runner import best_layer
+        from ..sandbox.runner import Limits, best_layer, check_timeout
 
         # refuse here, before any generation, rather than store every answer as ungradeable later
+        check_timeout(timeout, "code scorer timeout")
+        Limits(memory_mb=self.memory_mb).validate()
         best_layer(isolation)
 
     def _run(self, program: str, stdin: str | None, expect_bytes: int = 0, judge: str | None = None):
