@@ -75,15 +75,13 @@ class CodeScorer:
     version = "2"  # 2: outputs compared outside the sandbox, HumanEval checks in a judge
 
     def __init__(self, timeout: float = 6.0, memory_mb: int = 1024, workers: int | None = None, isolation: str = "auto"):
-        self.timeout = float(timeout)
-        self.memory_mb = int(memory_mb)
-        self.workers = workers or max(1, os.cpu_count() or 1)
-        self.isolation = isolation
         from ..sandbox.runner import Limits, best_layer, check_timeout
 
         # refuse here, before any generation, rather than store every answer as ungradeable later
-        check_timeout(timeout, "code scorer timeout")
-        Limits(memory_mb=self.memory_mb).validate()
+        self.timeout = check_timeout(timeout, "code scorer timeout")
+        self.memory_mb = Limits(memory_mb=memory_mb).validate().memory_mb
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self.isolation = isolation
         best_layer(isolation)
 
     def _run(self, program: str, stdin: str | None, expect_bytes: int = 0, judge: str | None = None):
