@@ -47,7 +47,7 @@ def measure(layer: str, runs: int, cli: bool) -> dict:
             bare.append(_wall(lambda: subprocess.run(bare_cmd, capture_output=True, check=True)))
             boxed.append(_wall(lambda: run_code(PROGRAM, isolation=layer)))
             for k, cmd in cli_cmds.items() if cli else ():
-                via[k].append(_wall(lambda: subprocess.run(cmd, capture_output=True, check=True)))
+                via[k].append(_wall(lambda c=cmd: subprocess.run(c, capture_output=True, check=True)))
     out = {"layer": layer, "bare": statistics.median(bare), "sandbox": statistics.median(boxed)}
     if cli:
         out.update({k: statistics.median(v) for k, v in via.items()})

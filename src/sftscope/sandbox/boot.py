@@ -18,10 +18,8 @@ import os
 import struct
 import sys
 
-try:
-    _FLAGS  # noqa: F821 - written above this source by the supervisor
-except NameError:
-    _FLAGS = {"seccomp": True, "audit_hook": True}
+# written above this source by the supervisor; the defaults are for running this file by hand
+_FLAGS = globals().get("_FLAGS") or {"seccomp": True, "audit_hook": True}
 
 # Denied syscalls and why:
 #   execve/execveat: no other binary (bash, a compiler) runs after the interpreter;
@@ -95,7 +93,7 @@ def enter_private_root(workdir: str, ro_roots=()) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
 
     def mount(src, dst, fstype, flags, data=None):
-        enc = lambda v: v.encode() if isinstance(v, str) else v  # noqa: E731
+        enc = lambda v: v.encode() if isinstance(v, str) else v
         if libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)) != 0:
             e = ctypes.get_errno()
             raise OSError(e, f"mount {src} -> {dst}: {os.strerror(e)}")

@@ -10,6 +10,7 @@ import typer
 
 from ..core.errors import SftscopeError
 
+
 class IsolationTooWeak(SftscopeError):
     """``sandbox check`` under CI with a layer missing: exit 1 (a failed check, not a usage error)."""
 

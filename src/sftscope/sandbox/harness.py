@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .plaindata import PlainDataError, decode_value, encode
 

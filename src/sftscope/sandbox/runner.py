@@ -57,7 +57,7 @@ class Limits:
     drop_privileges: bool = True  # as root: run the program as ``sandbox_uid``
     sandbox_uid: int = 65534
 
-    def validate(self) -> "Limits":
+    def validate(self) -> Limits:
         """Return self, or raise SftscopeError naming the first bad field (a negative RLIMIT means no limit)."""
         for f in fields(self):
             v = getattr(self, f.name)
@@ -100,13 +100,10 @@ def _probe(argv: list[str]) -> tuple[bool, str]:
     if shutil.which(argv[0]) is None:
         return False, f"{argv[0]} not found"
 
-    def drop():
-        if os.geteuid() == 0:
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
+    # as root, probe as the sandbox uid; Popen's user/group do it in C (no preexec_fn: probes run in threads)
+    ids = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
     try:
-        r = subprocess.run(argv, preexec_fn=drop, capture_output=True, timeout=20, cwd="/")
+        r = subprocess.run(argv, capture_output=True, timeout=20, cwd="/", check=False, **ids)
     except (OSError, subprocess.TimeoutExpired) as e:
         return False, str(e)
     return r.returncode == 0, (r.stderr.decode(errors="replace").strip()[:200] or f"exit {r.returncode}")
@@ -123,7 +120,7 @@ _MISSING = {"bwrap": "bwrap not found (Debian/Ubuntu: apt-get install bubblewrap
 PROBED = ("bwrap", "unshare", "seccomp")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def layer_status(name: str) -> dict:
     """``{"available", "detail"}`` for one of PROBED, from a trivial run as the sandbox does it (cached per process)."""
     from . import supervisor as sup

@@ -278,6 +278,7 @@ class _Proc:
         tmp = "/tmp" if layer == "bwrap" else os.path.join(self.workdir, "tmp")
         env = {"PATH": "/usr/bin:/bin", "HOME": self.workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
                "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": tmp, **(extra_env or {})}
+        # preexec_fn is safe here: every Popen happens before this process starts a thread (the drains)
         self.popen = subprocess.Popen(build_command(layer, self.workdir, self.python), cwd=self.workdir, env=env,
                                       stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True,
                                       preexec_fn=_preexec(limits, self.uid, nproc), close_fds=True,
@@ -295,7 +296,7 @@ class _Proc:
         by = {id(d.stream): d for d in self.drains}
         out = by.get(id(self.popen.stdout))
         err = by.get(id(self.popen.stderr))
-        text = lambda d: bytes(d.buf).decode("utf-8", "replace") if d else ""  # noqa: E731
+        text = lambda d: bytes(d.buf).decode("utf-8", "replace") if d else ""
         return text(out), text(err), out.total if out else 0, err.total if err else 0
 
 
