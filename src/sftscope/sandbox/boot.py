@@ -197,6 +197,14 @@ if __name__ == "__main__":
             sys.stderr.write(f"sandbox: private root not set up ({e}); refusing to run the program\n")
             os._exit(125)
     _set_roots()
+    if "SFTSCOPE_READY_FD" in os.environ:  # a judge: untraceable before the program starts (see supervisor._start)
+        import ctypes
+
+        if ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0: no /proc/<pid>/mem for same-uid
+            os._exit(125)
+        _ready = int(os.environ.pop("SFTSCOPE_READY_FD"))
+        os.write(_ready, b"1")
+        os.close(_ready)
     if _FLAGS.get("seccomp"):
         try:
             install_seccomp()

@@ -345,13 +345,27 @@ def _start(procs: list[_Proc], job: dict, nproc: dict) -> None:
         return
     r_req, w_req = os.pipe()  # judge -> program (the program's stdin)
     r_rep, w_rep = os.pipe()  # program -> judge (the program's stdout)
+    r_ok, w_ok = os.pipe()    # judge -> here: "I am non-dumpable", before the program exists
     try:
-        judge.start(nproc["judge"], subprocess.DEVNULL, subprocess.PIPE, pass_fds=(r_rep, w_req),
-                    extra_env={"SFTSCOPE_FROM_PROGRAM": str(r_rep), "SFTSCOPE_TO_PROGRAM": str(w_req)})
+        judge.start(nproc["judge"], subprocess.DEVNULL, subprocess.PIPE, pass_fds=(r_rep, w_req, w_ok),
+                    extra_env={"SFTSCOPE_FROM_PROGRAM": str(r_rep), "SFTSCOPE_TO_PROGRAM": str(w_req),
+                               "SFTSCOPE_READY_FD": str(w_ok)})
+        os.close(w_ok)
+        w_ok = None
+        # Where the judge shares the program's uid (not root, rlimits level) only PR_SET_DUMPABLE keeps the
+        # program out of the judge's memory: start the program once the judge has set it (or died).
+        _wait_readable(r_ok, float(job["timeout"]))
         program.start(nproc["program"], r_req, w_rep)
     finally:
-        for fd in (r_req, w_req, r_rep, w_rep):  # only the children hold the pipes: EOF when one side exits
-            os.close(fd)
+        for fd in (r_req, w_req, r_rep, w_rep, r_ok, w_ok):  # only the children hold the pipes: EOF when one side exits
+            if fd is not None:
+                os.close(fd)
+
+
+def _wait_readable(fd: int, timeout: float) -> None:
+    import select
+
+    select.select([fd], [], [], timeout)
 
 
 def _exit_status(rc: int) -> tuple[str, str | None]:
