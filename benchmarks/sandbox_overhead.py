@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,10 +24,15 @@ import time
 PROGRAM = "import time\ntime.sleep(0.1)\nprint(sum(range(1000)))\n"
 
 
-def _wall(fn) -> float:
-    t = time.perf_counter()
+def _wall(fn, cpu: list | None = None) -> float:
+    """Wall seconds of fn(); appends to ``cpu`` the CPU seconds its child processes used (waited-for
+    descendants: the supervisor, bubblewrap, the program) - steadier than wall time on a shared machine."""
+    r0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     fn()
-    return time.perf_counter() - t
+    wall, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
+    return wall
 
 
 def measure(layer: str, runs: int, cli: bool) -> dict:
@@ -42,13 +48,14 @@ def measure(layer: str, runs: int, cli: bool) -> dict:
                     "module": [sys.executable, "-m", "sftscope.sandbox", "run", prog, "--isolation", layer]}
         res = run_code(PROGRAM, isolation=layer)  # warm-up: layer detection, page cache
         assert res.status == "ok" and res.stdout.strip() == "499500", res
-        bare, boxed, via = [], [], {k: [] for k in cli_cmds}
+        bare, boxed, via, cpu_bare, cpu_boxed = [], [], {k: [] for k in cli_cmds}, [], []
         for _ in range(runs):
-            bare.append(_wall(lambda: subprocess.run(bare_cmd, capture_output=True, check=True)))
-            boxed.append(_wall(lambda: run_code(PROGRAM, isolation=layer)))
+            bare.append(_wall(lambda: subprocess.run(bare_cmd, capture_output=True, check=True), cpu_bare))
+            boxed.append(_wall(lambda: run_code(PROGRAM, isolation=layer), cpu_boxed))
             for k, cmd in cli_cmds.items() if cli else ():
                 via[k].append(_wall(lambda c=cmd: subprocess.run(c, capture_output=True, check=True)))
-    out = {"layer": layer, "bare": statistics.median(bare), "sandbox": statistics.median(boxed)}
+    out = {"layer": layer, "bare": statistics.median(bare), "sandbox": statistics.median(boxed),
+           "cpu_bare": statistics.median(cpu_bare), "cpu_sandbox": statistics.median(cpu_boxed)}
     if cli:
         out.update({k: statistics.median(v) for k, v in via.items()})
     return out
@@ -67,7 +74,8 @@ def main() -> None:
     for layer in layers:
         m = measure(layer, args.runs, args.cli)
         line = (f"{layer:8s} bare {m['bare']:.3f} s  sandbox {m['sandbox']:.3f} s  "
-                f"overhead {m['sandbox'] - m['bare']:+.3f} s  ratio {m['sandbox'] / m['bare']:.2f}x")
+                f"overhead {m['sandbox'] - m['bare']:+.3f} s  ratio {m['sandbox'] / m['bare']:.2f}x  "
+                f"(CPU {m['cpu_bare']:.3f} -> {m['cpu_sandbox']:.3f} s)")
         for k, name in (("cli", "sftscope sandbox run"), ("module", "python -m sftscope.sandbox run")):
             if k in m:
                 line += f"\n{'':8s} {name}: {m[k]:.3f} s (overhead {m[k] - m['bare']:+.3f} s, ratio {m[k] / m['bare']:.2f}x)"
