@@ -194,8 +194,9 @@ def test_killing_its_parent_kills_only_the_supervisor(tmp_path):
             "os.kill(os.getppid(), 9)\ntime.sleep(60)\n")
     limits = Limits(audit_hook=False, drop_privileges=False)
     t0 = time.monotonic()
-    res = run_code(code, timeout=10, limits=limits, isolation="rlimits")
-    assert time.monotonic() - t0 < 8, "a killed supervisor must not make the caller wait for the timeout"
+    res = run_code(code, timeout=120, limits=limits, isolation="rlimits")
+    # a wide margin on purpose: what is asserted is "did not wait for the 120 s timeout", not a speed
+    assert time.monotonic() - t0 < 60, "a killed supervisor must not make the caller wait for the timeout"
     assert res.status == "killed" and res.returncode is None
     _assert_no_survivors()
     _, workdir = pidfile.read_text().split(" ", 1)

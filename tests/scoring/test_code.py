@@ -60,7 +60,7 @@ def test_code_table_in_parallel(scorer):
     bad = [(name, res.verdict.value, dict(res.details)) for (name, _, _, exp), res in zip(CASES, results)
            if res.verdict is not exp]
     assert not bad, bad
-    assert time.monotonic() - t0 < 40
+    assert time.monotonic() - t0 < 120  # a hang guard only (17 programs, some of them time out at 2 s)
 
 
 @pytest.mark.parametrize("text,expected", [
