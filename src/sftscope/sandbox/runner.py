@@ -8,7 +8,6 @@ here and the status is ``killed``. See docs/sandbox.md for what each layer stops
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -120,9 +119,17 @@ _MISSING = {"bwrap": "bwrap not found (Debian/Ubuntu: apt-get install bubblewrap
 PROBED = ("bwrap", "unshare", "seccomp")
 
 
-@functools.cache
+_LAYER_CACHE: dict[str, dict] = {}
+
+
 def layer_status(name: str) -> dict:
     """``{"available", "detail"}`` for one of PROBED, from a trivial run as the sandbox does it (cached per process)."""
+    if name not in _LAYER_CACHE:
+        _LAYER_CACHE[name] = _probe_layer(name)
+    return _LAYER_CACHE[name]
+
+
+def _probe_layer(name: str) -> dict:
     from . import supervisor as sup
 
     if name in _MISSING and not shutil.which(name):
@@ -148,7 +155,7 @@ def layer_status(name: str) -> dict:
 
 def _probe_all(names) -> None:
     """Fill layer_status's cache for ``names`` at once: each probe is mostly waiting on a process start."""
-    todo = [n for n in names if n in PROBED]
+    todo = [n for n in names if n in PROBED and n not in _LAYER_CACHE]
     if len(todo) > 1:
         with ThreadPoolExecutor(max_workers=len(todo)) as pool:
             list(pool.map(layer_status, todo))
