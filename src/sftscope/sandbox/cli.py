@@ -10,6 +10,13 @@ import typer
 
 from ..core.errors import SftscopeError
 
+
+class IsolationTooWeak(SftscopeError):
+    """``sandbox check`` under CI with a layer missing: exit 1 (a failed check, not a usage error)."""
+
+    exit_code = 1
+
+
 sandbox_app = typer.Typer(help="Run untrusted Python in the sandbox, or check which isolation layers work here.",
                           no_args_is_help=True)
 
@@ -19,31 +26,46 @@ def run_cmd(
     file: Path = typer.Argument(..., help="the Python program to run"),
     stdin: Optional[Path] = typer.Option(None, "--stdin", help="file fed to the program's standard input"),
     timeout: float = typer.Option(10.0, "--timeout", help="wall-clock limit in seconds (the whole tree is killed)"),
-    memory_mb: int = typer.Option(1024, "--memory-mb", help="address-space limit"),
-    isolation: str = typer.Option("auto", "--isolation", help="auto | bwrap | unshare | rlimits"),
+    memory_mb: int = typer.Option(1024, "--memory-mb", help="address-space limit in MiB"),
+    disk_mb: int = typer.Option(256, "--disk-mb", help="disk quota in MiB for everything the program writes"),
+    isolation: str = typer.Option("auto", "--isolation",
+                                  help="auto (bwrap only, unless SFTSCOPE_SANDBOX_ALLOW_WEAK=1) | bwrap | "
+                                       "unshare | rlimits (naming a weaker layer accepts it)"),
 ):
-    """Run FILE.py under the strongest isolation available; print {status, returncode, stdout, stderr, seconds, isolation}."""
-    from .runner import Limits, run_code
+    """Run FILE.py under the strongest isolation available; print {status, returncode, stdout, stderr, seconds, isolation}.
 
+    status is ok | error | timeout | killed | disk_quota.
+    """
+    from .runner import Limits, check_timeout, run_code
+
+    timeout = check_timeout(timeout, "--timeout")
+    for flag, value in (("--memory-mb", memory_mb), ("--disk-mb", disk_mb)):
+        if value < 1:  # a negative RLIMIT_AS would mean "no limit"
+            raise SftscopeError(f"{flag} {value}: must be a whole number of MiB >= 1")
     if not file.is_file():
         raise SftscopeError(f"{file}: no such file (give the path of a .py program)")
     if stdin is not None and not stdin.is_file():
         raise SftscopeError(f"--stdin {stdin}: no such file")
-    if timeout <= 0:
-        raise SftscopeError(f"--timeout {timeout}: must be > 0 seconds")
     code = file.read_text(encoding="utf-8", errors="replace")
     data = stdin.read_text(encoding="utf-8", errors="replace") if stdin is not None else None
-    limits = Limits(memory_mb=memory_mb, cpu_seconds=max(1, int(timeout) + 1))
+    limits = Limits(memory_mb=memory_mb, disk_mb=disk_mb, cpu_seconds=max(1, int(timeout) + 1))
     res = run_code(code, stdin=data, timeout=timeout, limits=limits, isolation=isolation)
     typer.echo(json.dumps(res.to_dict(), indent=2))
 
 
 @sandbox_app.command("check")
 def check_cmd():
-    """Print the isolation level reached here and which layers are available (JSON)."""
-    from .runner import isolation_report
+    """Print the isolation level reached here and which layers are available (JSON).
 
-    typer.echo(json.dumps(isolation_report(), indent=2))
+    Under CI (CI=true) exits 1 when the network or filesystem is not isolated or seccomp is missing.
+    """
+    from .runner import ci_problems, isolation_report
+
+    report = isolation_report()
+    typer.echo(json.dumps(report, indent=2))
+    problems = ci_problems(report)
+    if problems:
+        raise IsolationTooWeak("sandbox isolation is too weak for CI:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def register(app: typer.Typer) -> None:

@@ -3,13 +3,21 @@
 It is started by ``runner.run_code`` in its own session (so nothing the program does to its process
 group reaches the caller), reads one JSON job on stdin, and:
 
-1. makes a fresh private working directory and writes the program (and the audit-hook boot file) there;
+1. makes a fresh private working directory (with ``tmp/`` and ``shm/``, the program's ``/tmp`` and
+   ``/dev/shm`` under bubblewrap) and writes the program and the boot file there; prints
+   ``{"workdirs": [...]}`` so the caller can remove them if this process is killed;
 2. starts the program in yet another session, under the chosen isolation layer (bubblewrap, ``unshare``
-   or none), with rlimits set, the privileges dropped to an unprivileged uid when running as root, a
-   scrubbed environment and a parent-death signal;
+   or none), with rlimits set, privileges dropped to an unprivileged uid when running as root, a
+   scrubbed environment and a parent-death signal; the boot file adds a seccomp filter (see boot.py);
 3. prints ``{"pid": ...}`` at once (so the caller can kill the program's group even if the program kills
-   this supervisor), drains stdout/stderr with caps, enforces the wall-clock timeout by killing the whole
-   process group, removes the directory, and prints the result as the last JSON line.
+   this supervisor), drains stdout/stderr with caps, enforces the wall-clock timeout and the disk quota
+   by killing the whole process group, kills any orphan left behind (this process is a child subreaper),
+   removes the directories, and prints the result as the last JSON line.
+
+**Judged runs** (``job["judge"]``): a second sandboxed process, the judge, runs trusted test code and
+talks to the program over two pipes (the program's stdin/stdout). The judge runs under a different uid
+(65533 when root) in its own namespaces, so the program cannot signal, trace or read it; the result's
+``status``/``stdout`` are the judge's, and the program's own outcome is under ``program``.
 
 Standalone on purpose (stdlib only, no package imports): it is run by path with ``python -I -S``
 (no site-packages: a faster start, and nothing to import).
@@ -26,54 +34,23 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 SANDBOX_DIR = "/sandbox"  # the program's working directory inside bubblewrap
+JUDGE_UID = 65533  # the judge's uid when running as root: not the program's, so it cannot be signalled or traced
+BOOT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "boot.py")
+DISK_POLL_S = 0.05  # how often the work dir is measured: at ~2 GB/s a program overshoots by ~100 MB at most
+_LIBC = None
 
-# Installed before the program runs when the audit layer is on. Python-level only: see docs/sandbox.md.
-BOOT = r'''
-import os, sys, runpy
-_ROOT = os.path.realpath(os.getcwd())
-_READ_ROOTS = tuple(sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                                          *[q for q in sys.path if q])}
-                           | {"/usr", "/lib", "/lib64", "/etc/localtime", "/dev/urandom", "/dev/null"}))
-_BLOCK_PREFIXES = ("socket.", "subprocess.", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
-                   "os.system", "os.kill", "os.killpg", "ctypes.", "pty.", "os.setsid", "os.chroot", "os.startfile")
-_PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.link",
-                "os.symlink", "os.truncate", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.move"}
 
-def _inside(p, roots):
-    return any(p == r or p.startswith(r.rstrip("/") + "/") for r in roots)
-
-def _path_ok(path, write):
-    if isinstance(path, int):
-        return True
-    try:
-        p = os.path.realpath(os.fsdecode(path))
-    except Exception:
-        return False
-    return _inside(p, (_ROOT,)) or (not write and _inside(p, _READ_ROOTS))
-
-def _hook(event, args):
-    if event.startswith(_BLOCK_PREFIXES):
-        raise PermissionError(f"sandbox: {event} is not allowed")
-    if event == "open":
-        path, mode, flags = (list(args) + [None, None, None])[:3]
-        write = bool(flags and (flags & 3)) or bool(mode and any(c in str(mode) for c in "wax+"))
-        if not _path_ok(path, write):
-            raise PermissionError(f"sandbox: open({path!r}) outside the working directory")
-    elif event in _PATH_EVENTS:
-        for a in args:
-            if isinstance(a, (str, bytes, os.PathLike)) and not _path_ok(a, True):
-                raise PermissionError(f"sandbox: {event}({a!r}) outside the working directory")
-
-sys.addaudithook(_hook)
-sys.argv[:] = ["program.py"]
-runpy.run_path("program.py", run_name="__main__")
-'''
+def _libc():
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+    return _LIBC
 
 
 def _other_can_run(path: str) -> bool:
@@ -111,6 +88,12 @@ def _python_roots(python: str) -> list[str]:
 
 
 def bwrap_argv(workdir: str, python: str) -> list[str]:
+    """bubblewrap's argv: a fresh root, read-only system dirs, and only the work dir writable.
+
+    ``/tmp`` and ``/dev/shm`` are the work dir's ``tmp/`` and ``shm/`` (disk, under the disk quota), not
+    RAM-backed tmpfs mounts: a tmpfs is host RAM that RLIMIT_AS does not count. ``/dev`` is read-only so
+    its own tmpfs cannot hold files either.
+    """
     argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr"]
     for d in ("/bin", "/lib", "/lib64", "/sbin", "/lib32"):
         if os.path.islink(d):
@@ -119,8 +102,9 @@ def bwrap_argv(workdir: str, python: str) -> list[str]:
             argv += ["--ro-bind", d, d]
     for root in _python_roots(python):
         argv += ["--ro-bind", root, root]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", workdir, SANDBOX_DIR,
-             "--chdir", SANDBOX_DIR, "--setenv", "HOME", SANDBOX_DIR, "--setenv", "TMPDIR", SANDBOX_DIR]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--bind", os.path.join(workdir, "shm"), "/dev/shm",
+             "--remount-ro", "/dev", "--bind", os.path.join(workdir, "tmp"), "/tmp", "--bind", workdir, SANDBOX_DIR,
+             "--chdir", SANDBOX_DIR, "--setenv", "HOME", SANDBOX_DIR, "--setenv", "TMPDIR", "/tmp"]
     return argv
 
 
@@ -135,9 +119,9 @@ def _preexec(limits: dict, uid: int | None, nproc: int):
         mb = 1024 * 1024
         cpu = int(limits["cpu_seconds"])
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_size_mb"] * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits["max_open_files"],) * 2)
+        resource.setrlimit(resource.RLIMIT_AS, (int(limits["memory_mb"]) * mb,) * 2)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["file_size_mb"]) * mb,) * 2)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits["max_open_files"]),) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if uid is not None:
             os.setgroups([])
@@ -145,19 +129,23 @@ def _preexec(limits: dict, uid: int | None, nproc: int):
             os.setuid(uid)
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         # set after setuid: changing credentials clears the parent-death signal
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     return fn
 
 
-def _count_procs(uid: int) -> int:
-    n = 0
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                n += os.stat(f"/proc/{pid}").st_uid == uid
-            except OSError:
-                pass
-    return n
+def _proc_table() -> list[tuple[int, int, int]]:
+    """(pid, ppid, uid) of every process; a few ms for a few hundred processes."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            out.append((int(name), ppid, os.stat(f"/proc/{name}").st_uid))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
 
 
 class _Drain(threading.Thread):
@@ -186,13 +174,63 @@ def _killpg(pid: int) -> None:
         pass
 
 
-def prepare_workdir(job: dict, uid: int | None) -> str:
-    workdir = tempfile.mkdtemp(prefix="sftscope-sbx-")
-    with open(os.path.join(workdir, "program.py"), "w", encoding="utf-8") as fh:
-        fh.write(job["code"])
-    if job["limits"].get("audit_hook", True):
-        with open(os.path.join(workdir, "_sftscope_boot.py"), "w", encoding="utf-8") as fh:
-            fh.write(BOOT)
+def _kill_orphans() -> None:
+    """Kill every process reparented to this subreaper (a daemon that escaped its group), then reap."""
+    me = os.getpid()
+    for _ in range(100):
+        kids = [pid for pid, ppid, _ in _proc_table() if ppid == me]
+        if not kids:
+            return
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in kids:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def disk_usage(path: str, max_entries: int) -> tuple[int, int]:
+    """(bytes allocated, entries) under ``path``; symlinks are not followed; stops counting past max_entries."""
+    total, entries, stack = 0, 0, [path]
+    while stack and entries <= max_entries:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                entries += 1
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += st.st_blocks * 512
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(e.path)
+    return total, entries
+
+
+def prepare_workdir(files: dict[str, str], uid: int | None, root: str | None) -> str:
+    """A 0700 directory owned by ``uid`` holding ``files`` and empty ``tmp/`` and ``shm/``."""
+    root = root or "/tmp"  # not $TMPDIR: often a private dir the sandbox uid cannot enter (override: the job)
+    for _ in range(100):
+        workdir = os.path.join(root, "sftscope-sbx-" + os.urandom(6).hex())
+        try:
+            os.mkdir(workdir, 0o700)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise OSError(f"cannot create a work dir under {root}")
+    for sub in ("tmp", "shm"):
+        os.mkdir(os.path.join(workdir, sub), 0o700)
+    for name, text in files.items():
+        with open(os.path.join(workdir, name), "w", encoding="utf-8") as fh:
+            fh.write(text)
     if uid is not None:
         for p in [workdir] + [os.path.join(workdir, f) for f in os.listdir(workdir)]:
             os.chown(p, uid, uid)
@@ -200,88 +238,208 @@ def prepare_workdir(job: dict, uid: int | None) -> str:
     return workdir
 
 
-def build_command(job: dict, workdir: str, python: str) -> tuple[list[str], str]:
-    """argv and cwd for the chosen layer."""
-    entry = "_sftscope_boot.py" if job["limits"].get("audit_hook", True) else "program.py"
-    layer = job["layer"]
+def _write(workdir: str, name: str, text: str, uid: int | None) -> None:
+    path = os.path.join(workdir, name)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    if uid is not None:
+        os.chown(path, uid, uid)
+
+
+def _boot(flags: dict) -> str:
+    with open(BOOT_SOURCE, encoding="utf-8") as fh:
+        return f"_FLAGS = {flags!r}\n" + fh.read()
+
+
+def build_command(layer: str, workdir: str, python: str) -> list[str]:
+    """argv for the chosen layer; the boot file always runs first (seccomp, audit hook)."""
+    entry = [python, "-I", "-B", "_sftscope_boot.py"]
     if layer == "bwrap":
-        return bwrap_argv(workdir, python) + [python, "-I", "-B", entry], workdir
+        return bwrap_argv(workdir, python) + entry
     if layer == "unshare":
-        return unshare_argv() + [python, "-I", "-B", entry], workdir
-    return [python, "-I", "-B", entry], workdir
+        return unshare_argv() + entry
+    return entry
+
+
+class _Proc:
+    """One sandboxed process: its work dir, Popen handle and output drains."""
+
+    def __init__(self, name: str, code: str, flags: dict, uid: int | None, job: dict, python: str):
+        self.name, self.uid, self.flags, self.job, self.python = name, uid, flags, job, python
+        self.workdir = prepare_workdir({"program.py": code}, uid, job.get("workroot"))
+        if job["layer"] == "unshare":  # the boot pivots into a private root (boot.enter_private_root)
+            flags = {**flags, "private_root": {"workdir": self.workdir, "ro_roots": _python_roots(python)}}
+        _write(self.workdir, "_sftscope_boot.py", _boot(flags), uid)
+        self.popen: subprocess.Popen | None = None
+        self.drains: list[_Drain] = []
+
+    def start(self, nproc: int, stdin, stdout, pass_fds=(), extra_env=None) -> None:
+        limits, layer = self.job["limits"], self.job["layer"]
+        tmp = "/tmp" if layer == "bwrap" else os.path.join(self.workdir, "tmp")
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+               "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": tmp, **(extra_env or {})}
+        # preexec_fn is safe here: every Popen happens before this process starts a thread (the drains)
+        self.popen = subprocess.Popen(build_command(layer, self.workdir, self.python), cwd=self.workdir, env=env,
+                                      stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, start_new_session=True,
+                                      preexec_fn=_preexec(limits, self.uid, nproc), close_fds=True,
+                                      pass_fds=tuple(pass_fds))
+
+    def drain(self, cap: int, on_bytes) -> None:
+        for stream in (self.popen.stdout, self.popen.stderr):
+            if stream is not None:
+                self.drains.append(_Drain(stream, cap, on_bytes))
+        for d in self.drains:
+            d.start()
+
+    def output(self) -> tuple[str, str, int, int]:
+        """stdout, stderr (kept parts) and their total byte counts."""
+        by = {id(d.stream): d for d in self.drains}
+        out = by.get(id(self.popen.stdout))
+        err = by.get(id(self.popen.stderr))
+        text = lambda d: bytes(d.buf).decode("utf-8", "replace") if d else ""
+        return text(out), text(err), out.total if out else 0, err.total if err else 0
 
 
 def supervise(job: dict) -> dict:
     """Run one job (see the module docstring) and return the result dict."""
     limits = job["limits"]
+    _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans (setsid daemons) come back here, to be killed
     drop = os.geteuid() == 0 and limits.get("drop_privileges", True)
     python, drop = choose_python(job["python"], drop)
     uid = int(limits.get("sandbox_uid", 65534)) if drop else None
-    nproc_uid = uid if uid is not None else os.getuid()
-    # RLIMIT_NPROC counts every process of the uid, so leave room for the ones that already exist
-    nproc = _count_procs(nproc_uid) + int(limits["max_procs"])
-    workdir = prepare_workdir(job, uid)
+    judge = job.get("judge")
+    flags = {"seccomp": bool(limits.get("seccomp", True)), "audit_hook": bool(limits.get("audit_hook", True))}
+    procs = [_Proc("program", job["code"], flags, uid, job, python)]
+    if judge:  # trusted test code: no audit hook (it needs nothing the hook allows less), same seccomp filter
+        procs.append(_Proc("judge", judge["code"], {**flags, "audit_hook": False},
+                           JUDGE_UID if drop else None, job, python))
+    print(json.dumps({"workdirs": [p.workdir for p in procs]}), flush=True)
     layers = list(dict.fromkeys([job["layer"], "rlimits"])) + ([f"uid:{uid}"] if uid is not None else []) + \
-        (["audit_hook"] if limits.get("audit_hook", True) else [])
-    env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-           "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": workdir}
-    argv, cwd = build_command(job, workdir, python)
+        (["seccomp"] if flags["seccomp"] else []) + (["audit_hook"] if flags["audit_hook"] else [])
+    table = _proc_table()
+    # RLIMIT_NPROC counts every process of the uid, so leave room for the ones that already exist
+    nproc = {p.name: sum(1 for _, _, u in table if u == (p.uid if p.uid is not None else os.getuid()))
+             + int(limits["max_procs"]) for p in procs}
     t0 = time.monotonic()
-    stdin_data = job.get("stdin")
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=_preexec(limits, uid, nproc), close_fds=True)
+        result = _start_and_watch(procs, job, nproc, t0)
     except OSError as e:
-        shutil.rmtree(workdir, ignore_errors=True)
-        return {"status": "error", "returncode": None, "stdout": "", "stderr": f"sandbox: cannot start: {e}",
-                "seconds": 0.0, "isolation": job["layer"], "layers": layers, "reason": "start failed"}
-    print(json.dumps({"pid": proc.pid}), flush=True)
-    result = _watch(proc, job, stdin_data, t0)
-    _killpg(proc.pid)  # leftovers in the program's group (children that outlived it)
-    shutil.rmtree(workdir, ignore_errors=True)
+        result = {"status": "error", "returncode": None, "stdout": "", "stderr": f"sandbox: cannot start: {e}",
+                  "seconds": 0.0, "reason": "start failed"}
+    for p in procs:
+        if p.popen is not None:
+            _killpg(p.popen.pid)  # leftovers in the program's group (children that outlived it)
+    _kill_orphans()
+    for p in procs:
+        shutil.rmtree(p.workdir, ignore_errors=True)
     result.update(isolation=job["layer"], layers=layers, python=python)
     return result
 
 
-def _watch(proc: subprocess.Popen, job: dict, stdin_data: str | None, t0: float) -> dict:
+def _start(procs: list[_Proc], job: dict, nproc: dict) -> None:
+    """Start the judge (if any) and the program; in a judged run they are wired by two pipes."""
+    program, judge = procs[0], (procs[1] if len(procs) > 1 else None)
+    if judge is None:
+        program.start(nproc["program"], subprocess.PIPE if job.get("stdin") is not None else subprocess.DEVNULL,
+                      subprocess.PIPE)
+        return
+    r_req, w_req = os.pipe()  # judge -> program (the program's stdin)
+    r_rep, w_rep = os.pipe()  # program -> judge (the program's stdout)
+    r_ok, w_ok = os.pipe()    # judge -> here: "I am non-dumpable", before the program exists
+    try:
+        judge.start(nproc["judge"], subprocess.DEVNULL, subprocess.PIPE, pass_fds=(r_rep, w_req, w_ok),
+                    extra_env={"SFTSCOPE_FROM_PROGRAM": str(r_rep), "SFTSCOPE_TO_PROGRAM": str(w_req),
+                               "SFTSCOPE_READY_FD": str(w_ok)})
+        os.close(w_ok)
+        w_ok = None
+        # Where the judge shares the program's uid (not root, rlimits level) only PR_SET_DUMPABLE keeps the
+        # program out of the judge's memory: start the program once the judge has set it (or died).
+        _wait_readable(r_ok, float(job["timeout"]))
+        program.start(nproc["program"], r_req, w_rep)
+    finally:
+        for fd in (r_req, w_req, r_rep, w_rep, r_ok, w_ok):  # only the children hold the pipes: EOF when one side exits
+            if fd is not None:
+                os.close(fd)
+
+
+def _wait_readable(fd: int, timeout: float) -> None:
+    import select
+
+    select.select([fd], [], [], timeout)
+
+
+def _exit_status(rc: int) -> tuple[str, str | None]:
+    if rc == 0:
+        return "ok", None
+    if rc < 0:
+        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else str(-rc)
+        return "killed", f"signal {name}"
+    return "error", None
+
+
+def _start_and_watch(procs: list[_Proc], job: dict, nproc: dict, t0: float) -> dict:
     limits = job["limits"]
+    program, judge = procs[0], (procs[1] if len(procs) > 1 else None)
+    _start(procs, job, nproc)
+    print(json.dumps({"pid": program.popen.pid, "pids": [p.popen.pid for p in procs]}), flush=True)
     over = threading.Event()
     out_cap, hard_cap = int(limits["output_bytes"]), int(limits["max_output_bytes"])
-    drains: list[_Drain] = []
 
     def check():
-        if sum(d.total for d in drains) > hard_cap:
+        if sum(d.total for p in procs for d in p.drains) > hard_cap:
             over.set()
 
-    drains += [_Drain(proc.stdout, out_cap, check), _Drain(proc.stderr, out_cap, check)]
-    for d in drains:
-        d.start()
-    if stdin_data is not None:
-        threading.Thread(target=_feed, args=(proc.stdin, stdin_data), daemon=True).start()
+    for p in procs:
+        p.drain(out_cap, check)
+    if judge is None and job.get("stdin") is not None:
+        threading.Thread(target=_feed, args=(program.popen.stdin, job["stdin"]), daemon=True).start()
+    primary = judge or program
     deadline = t0 + float(job["timeout"])
-    status, reason = None, None
-    while proc.poll() is None:
+    quota, max_files = int(limits["disk_mb"]) * 1024 * 1024, int(limits["max_files"])
+    status, reason, next_disk = None, None, t0 + DISK_POLL_S
+
+    def over_quota() -> str | None:
+        used, entries = disk_usage(program.workdir, max_files)
+        if used > quota or entries > max_files:
+            return f"work dir over the disk quota ({used >> 20} MiB, {entries} files; " \
+                   f"limits {limits['disk_mb']} MiB, {max_files} files)"
+        return None
+
+    while True:
+        try:
+            primary.popen.wait(timeout=0.01)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
         if over.is_set():
             status, reason = "killed", f"output over {hard_cap} bytes"
-            break
-        if time.monotonic() >= deadline:
+        elif now >= deadline:
             status, reason = "timeout", f"wall clock over {job['timeout']}s"
+        elif now >= next_disk:
+            reason, next_disk = over_quota(), now + DISK_POLL_S
+            status = "disk_quota" if reason else None
+        if status:
             break
-        time.sleep(0.01)
-    if status:
-        _killpg(proc.pid)
-    rc = proc.wait()
+    for p in procs if status else procs[:1]:  # a finished judge ends the program it was talking to
+        _killpg(p.popen.pid)
+    rcs = [p.popen.wait() for p in procs]
     seconds = time.monotonic() - t0
-    for d in drains:
-        d.join(timeout=2)
+    if status is None and (reason := over_quota()):  # what the program wrote just before it exited counts too
+        status = "disk_quota"
+    for p in procs:
+        for d in p.drains:
+            d.join(timeout=2)
+    primary_rc = rcs[-1]
     if status is None:
-        status = "ok" if rc == 0 else ("killed" if rc < 0 else "error")
-        if rc < 0:
-            reason = f"signal {signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else -rc}"
-    out, err = (bytes(d.buf).decode("utf-8", "replace") for d in drains)
-    return {"status": status, "returncode": rc, "stdout": out, "stderr": err, "seconds": round(seconds, 4),
-            "stdout_bytes": drains[0].total, "stderr_bytes": drains[1].total, "reason": reason}
+        status, reason = _exit_status(primary_rc)
+    out, err, out_n, err_n = primary.output()
+    result = {"status": status, "returncode": primary_rc, "stdout": out, "stderr": err, "seconds": round(seconds, 4),
+              "stdout_bytes": out_n, "stderr_bytes": err_n, "reason": reason}
+    if judge is not None:
+        _, p_err, _, p_err_n = program.output()
+        result["program"] = {"returncode": rcs[0], "stderr": p_err, "stderr_bytes": p_err_n}
+    return result
 
 
 def _feed(pipe, data: str) -> None:
