@@ -158,3 +158,26 @@ def test_run_rejects_an_unknown_benchmark_before_any_stage(tmp_path, monkeypatch
     assert main(["run", "quick", "eval.benchmarks=[countdown, gpqa_diamnd]", "--runs-dir", str(tmp_path / "runs")]) == 2
     assert "unknown benchmark 'gpqa_diamnd'. Did you mean: 'gpqa_diamond'" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing started: no run directory, no data, no training
+
+
+def test_deprecated_british_key_still_works_with_a_warning():
+    import warnings
+
+    from sftscope.core.config import load_config
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg = load_config("quick", ["analyze.behaviour_max_per_cell=7"])
+    assert cfg.analyze.behavior_max_per_cell == 7
+    assert any("analyze.behaviour_max_per_cell" in str(w.message) and "behavior_max_per_cell" in str(w.message)
+               for w in caught)
+
+
+def test_old_and_new_key_together_is_an_error():
+    import pytest as _pytest
+
+    from sftscope.core.config import load_config
+    from sftscope.core.errors import ConfigError
+
+    with _pytest.raises(ConfigError, match="keep only"):
+        load_config("quick", ["analyze.behaviour_max_per_cell=7", "analyze.behavior_max_per_cell=8"])

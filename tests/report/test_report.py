@@ -162,3 +162,23 @@ def test_truncated_store_writes_no_report_and_keeps_the_previous_one(tmp_path, c
     assert main(["report", str(d)]) == 2
     assert [p.name for p in (d / "report").iterdir()] == ["index.html"]
     assert (d / "report" / "index.html").read_text() == "previous report"
+
+
+def test_report_reads_a_run_dir_written_with_the_old_british_names(built, tmp_path):
+    """Run dirs analyzed before the American spelling have analysis/behaviours.json with `behaviour` keys."""
+    d, _ = built
+    old = tmp_path / "old"
+    shutil.copytree(d, old)
+    new_file = old / "analysis" / "behaviors.json"
+
+    def british(o):
+        if isinstance(o, dict):
+            return {k.replace("behavior", "behaviour"): british(v) for k, v in o.items()}
+        return [british(v) for v in o] if isinstance(o, list) else o
+
+    write_json(old / "analysis" / "behaviours.json", british(json.loads(new_file.read_text())))
+    new_file.unlink()
+    shutil.rmtree(old / "report")
+    index = report([old], None, ReportConfig(excerpts=0))
+    assert "## Procedure transfer" in (old / "report" / "report.md").read_text() and index.exists()
+    assert (old / "report" / "figures" / "behaviors.png").exists()

@@ -13,9 +13,7 @@ tiny and 11 M-parameter Llama/Qwen3 models, 256-2048 tokens, never slower), with
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
-
-import numpy as np
+from typing import Any, NamedTuple, Sequence
 
 from ..core.errors import SftscopeError
 
@@ -23,8 +21,8 @@ from ..core.errors import SftscopeError
 class TokenScores(NamedTuple):
     """Per scored token: ``logprobs`` (float32, <= 0) and, when asked for, ``entropy`` (float32, nats)."""
 
-    logprobs: np.ndarray
-    entropy: np.ndarray | None
+    logprobs: Any  # np.ndarray (float32); numpy is imported on use: `sftscope --help` stays fast
+    entropy: Any  # np.ndarray | None
 
 
 def token_logprobs(model, ids: Sequence[int], start: int, chunk: int = 1024, entropy: bool = False) -> TokenScores:
@@ -45,6 +43,8 @@ def token_logprobs(model, ids: Sequence[int], start: int, chunk: int = 1024, ent
     if chunk < 1:
         raise SftscopeError(f"chunk {chunk}: must be at least 1 position")
     if start == n:
+        import numpy as np
+
         return TokenScores(np.zeros(0, np.float32), np.zeros(0, np.float32) if entropy else None)
     device = next(model.parameters()).device
     x = torch.tensor([list(ids)], device=device)
@@ -58,6 +58,8 @@ def token_logprobs(model, ids: Sequence[int], start: int, chunk: int = 1024, ent
             lps.append(logp.gather(-1, target[i:i + chunk, None])[:, 0])
             if entropy:
                 ents.append(-(logp.exp() * logp).sum(-1))
+    import numpy as np
+
     lp = torch.cat(lps).cpu().numpy().astype(np.float32)
     return TokenScores(lp, torch.cat(ents).cpu().numpy().astype(np.float32) if entropy else None)
 
