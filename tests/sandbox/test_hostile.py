@@ -78,23 +78,26 @@ def _children() -> list[int]:
     return out
 
 
-def _assert_no_survivors() -> None:
+def _assert_no_survivors(before: set[int] = frozenset()) -> None:
     """No process of the run is alive once run_code returned: anything left would be our child now.
 
+    ``before``: children this test process had before the run (other tests in the same session start helpers
+    of their own, e.g. a local Ray cluster's daemons); only processes that appeared during the run count.
     SIGKILLed processes can take a moment to be torn down, so this waits for them (bounded, generous);
     it fails only for a process that keeps running."""
-    left = _children()
+    left = [p for p in _children() if p not in before]
     for _ in range(200):
         if not left:
             return
         time.sleep(0.05)
-        left = _children()
+        left = [p for p in _children() if p not in before]
     pytest.fail(f"sandbox processes outlived the call: {left}")
 
 
 def _run(code, layer="auto", limits=None, timeout=2.0, **kw):
+    before = set(_children())
     res = run_code(code, timeout=timeout, limits=limits, isolation=layer, **kw)
-    _assert_no_survivors()
+    _assert_no_survivors(before)
     assert res.isolation in ("bwrap", "unshare", "rlimits") and res.layers
     return res
 
@@ -193,12 +196,12 @@ def test_killing_its_parent_kills_only_the_supervisor(tmp_path):
     code = (f"import os, time\nopen({str(pidfile)!r}, 'w').write(f'{{os.getpid()}} {{os.getcwd()}}')\n"
             "os.kill(os.getppid(), 9)\ntime.sleep(60)\n")
     limits = Limits(audit_hook=False, drop_privileges=False)
-    t0 = time.monotonic()
+    t0, before = time.monotonic(), set(_children())
     res = run_code(code, timeout=120, limits=limits, isolation="rlimits")
     # a wide margin on purpose: what is asserted is "did not wait for the 120 s timeout", not a speed
     assert time.monotonic() - t0 < 60, "a killed supervisor must not make the caller wait for the timeout"
     assert res.status == "killed" and res.returncode is None
-    _assert_no_survivors()
+    _assert_no_survivors(before)
     _, workdir = pidfile.read_text().split(" ", 1)
     assert not os.path.exists(workdir), f"the killed supervisor's work dir {workdir} was left behind"
 
