@@ -52,7 +52,10 @@ def build_config(config: str | None, flags: dict) -> "EvalConfig":  # noqa: F821
     from ..core.config import validate_dict
     from ..core.schema import EvalConfig
 
+    from ..core.config import migrate_keys
+
     data = _read_config_file(config) if config else {}
+    data = migrate_keys({"eval": data}, config)["eval"]  # eval.preset -> eval.protocol, with a warning
     data.update({k: v for k, v in flags.items() if v not in (None, [], {})})
     return validate_dict(data, EvalConfig, source=config or "command line")
 
@@ -113,7 +116,9 @@ def register(app: typer.Typer) -> None:
                                                    help="NAME=PATH: local file for a benchmark's items"),
         exclude: Optional[List[str]] = typer.Option(None, "--exclude",
                                                     help="NAME=PATH: drop items that are training problems in PATH"),
-        preset: Optional[str] = typer.Option(None, "--preset", help="decoding preset: paper | greedy"),
+        protocol: Optional[str] = typer.Option(None, "--protocol", help="evaluation protocol: paper | default"),
+        preset: Optional[str] = typer.Option(None, "--preset", hidden=True, help="deprecated: --protocol"),
+        extraction: Optional[str] = typer.Option(None, "--extraction", help="answer extraction: final | whole"),
         config: Optional[str] = typer.Option(
             None, "--config", help="YAML with the same settings (a run config's eval section or bare keys)"),
         device: Optional[str] = typer.Option(None, "--device", help="hf backend device (cpu, cuda, cuda:1)"),
@@ -129,7 +134,8 @@ def register(app: typer.Typer) -> None:
         backend_kwargs = {k: v for k, v in {"device": device, "dtype": dtype}.items() if v}
         flags = {"benchmarks": _split_names(benchmarks) or None, "backend": backend, "samples": samples,
                  "limit": limit, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
-                 "top_k": top_k, "seed": seed, "batch_size": batch_size, "executor": executor, "preset": preset,
+                 "top_k": top_k, "seed": seed, "batch_size": batch_size, "executor": executor,
+                 "protocol": protocol or _deprecated_preset(preset), "extraction": extraction,
                  "base": base, "checkpoints": [*(checkpoints or []), *(more or [])] or None,
                  "sources": _pairs(source, "--source") or None}
         cfg = build_config(config, flags)
@@ -144,6 +150,14 @@ def register(app: typer.Typer) -> None:
                          progress=not no_progress) if run else _run_per_run(cfg, refs, Path(db), not no_progress)
         sys.stdout.write(render(aggs, fmt) + "\n")
         sys.stdout.flush()
+
+
+def _deprecated_preset(preset: str | None) -> str | None:
+    if preset is not None:
+        import warnings
+
+        warnings.warn("--preset is deprecated; use --protocol", FutureWarning, stacklevel=2)
+    return preset
 
 
 def _run_per_run(cfg, refs, db: Path, progress: bool) -> list[dict]:

@@ -21,10 +21,21 @@ class SamplingParams:
     top_k: int = 0  # 0 = off
     max_new_tokens: int = 512
     logprobs: bool = False
+    presence_penalty: float = 0.0  # OpenAI/vLLM semantics; 0 = off
+    frequency_penalty: float = 0.0
+
+    @property
+    def penalized(self) -> bool:
+        return bool(self.presence_penalty or self.frequency_penalty)
 
     def as_dict(self) -> dict:
-        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
-                "max_new_tokens": self.max_new_tokens}
+        out = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+               "max_new_tokens": self.max_new_tokens}
+        # Penalties join the dict (and so the sample key) only when set: stores written before they existed
+        # keep their keys.
+        if self.penalized:
+            out.update(presence_penalty=self.presence_penalty, frequency_penalty=self.frequency_penalty)
+        return out
 
 
 @dataclass(frozen=True)

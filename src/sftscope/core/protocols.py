@@ -1,0 +1,321 @@
+"""Evaluation protocols: the one place that says, per benchmark, how a model is prompted, decoded, sampled,
+how its answer is extracted and who scores it.
+
+A **protocol** is a named table of ``BenchmarkProtocol`` entries (one per benchmark, plus a fallback):
+
+- ``paper`` reproduces the study's authors exactly (``Nebularaid2000/rethink_sft_generalization`` at
+  commit 3378e2b7; each entry names the file and line the value comes from);
+- ``default`` is sftscope's strict protocol: the benchmark spec's own prompt and decoding, and ``final``
+  extraction (the answer after the last ``</think>``; an unclosed think block scores nothing).
+
+**Extraction** (``final`` | ``whole``) is one protocol field; see ``scored_text``. Every stored score records
+the protocol, the scorer (name@version) and the extraction that produced it (``score_signature``), so
+generations are rescored, never regenerated, when a protocol changes.
+
+Settings are resolved per benchmark by ``resolve_settings`` with the precedence, highest first:
+``eval.per_benchmark.<benchmark>.<field>`` > an explicit global value (``eval.samples``, ``--temperature``;
+a warning names both values when it differs from the protocol's) > the protocol > the benchmark spec >
+``DEFAULTS``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import ConfigError, did_you_mean
+
+EXTRACTIONS = ("final", "whole")
+FIELDS = ("samples", "temperature", "top_p", "top_k", "max_new_tokens", "presence_penalty", "frequency_penalty",
+          "extraction")
+DEFAULTS: dict[str, Any] = {"samples": 1, "max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0, "top_k": 0,
+                            "presence_penalty": 0.0, "frequency_penalty": 0.0, "extraction": "final"}
+DEFAULT_PROTOCOL = "default"
+AUTHORS_REPO = "Nebularaid2000/rethink_sft_generalization@3378e2b7"
+
+
+@dataclass(frozen=True)
+class BenchmarkProtocol:
+    """How one benchmark is run under one protocol. ``None`` = not set here (the next source decides).
+
+    ``prompt``: a template over the item (``{question}``, ``{options_inline}`` = "A) x, B) y",
+    ``{options_lines}`` = "A. x" lines, and any item field; literal braces doubled), or None for the
+    spec's own prompt builder. ``scorer``: a SCORERS key replacing the spec's scorer (None = the spec's).
+    ``source``: where the authors set these values; ``note``: what sftscope does differently, and why.
+    """
+
+    samples: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_new_tokens: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    extraction: str | None = None
+    prompt: str | None = None
+    scorer: str | None = None
+    judge: str | None = None  # the authors' judge or reward model, as they name it
+    source: str = ""
+    note: str = ""
+
+    def settings(self) -> dict[str, Any]:
+        """The fields of ``FIELDS`` this entry sets."""
+        return {f: getattr(self, f) for f in FIELDS if getattr(self, f) is not None}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    description: str
+    benchmarks: Mapping[str, BenchmarkProtocol] = field(default_factory=dict)
+    fallback: BenchmarkProtocol = BenchmarkProtocol()
+
+    def entry(self, benchmark: str) -> BenchmarkProtocol:
+        """The entry of ``benchmark`` (judged copies ``<name>_judge...`` fall back to ``<name>``), else the fallback."""
+        if benchmark in self.benchmarks:
+            return self.benchmarks[benchmark]
+        base = benchmark.split("+", 1)[0]
+        return self.benchmarks.get(base, self.fallback)
+
+
+# ------------------------------------------------------------------------------------ the authors' values
+_MEB = "evaluation/math_eval/math_eval_budget.py"
+_GPQA = "evaluation/evalchemy/eval/chat_benchmarks/GPQADiamond/eval_instruct.py"
+_LCB = "evaluation/evalchemy/eval/chat_benchmarks/LiveCodeBench/eval_instruct.py"
+_LMEVAL = "evaluation/lm-evaluation-harness/lm_eval/tasks"
+_ALPACA = "evaluation/alpaca_eval/code"
+_HARM = "evaluation/harmbench"
+
+# math_eval_budget.py L94: the user turn is the question, a newline, ONE SPACE, then the instruction.
+PAPER_MATH_PROMPT = "{question}\n Please reason step by step, and put your final answer within \\boxed{{}}."
+PAPER_GPQA_PROMPT = ("Problem: {question}\nOptions: {options_inline}\nPlease reason step by step and return your "
+                     "final answer within \\boxed{{}}. Only include the letter choice (A, B, C, or D) as your final answer.")
+PAPER_IFEVAL_PROMPT = "Question: {question}\nAnswer:"
+PAPER_TRUTHFULQA_PROMPT = "\n\nQ: {question}"
+
+# Reasoning decoding of the math script (T 0.6, top-p 0.95, 32,768 tokens: --tok_limit's default).
+_R1 = {"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768, "top_k": 0}
+# lm-eval tasks set only temperature 0.6 (do_sample true); lm-eval's vLLM/HF models then sample with top-p 1.0.
+_LM = {"temperature": 0.6, "top_p": 1.0, "top_k": 0}
+
+PAPER = Protocol("paper", "the study's authors' evaluation, value for value (" + AUTHORS_REPO + ")", {
+    "math500": BenchmarkProtocol(samples=3, **_R1, extraction="whole", prompt=PAPER_MATH_PROMPT, scorer="math",
+                                 judge="math_verify.parse(whole response) vs parse(gold), gold first",
+                                 source=f"{_MEB} L39-47 (test_n 3, T 0.6, top-p 0.95), L94 (prompt), "
+                                        "process_single_result_no_truncation (parse whole response)"),
+    "aime24": BenchmarkProtocol(samples=10, **_R1, extraction="whole", prompt=PAPER_MATH_PROMPT, scorer="math",
+                                judge="math_verify on the whole response", source=f"{_MEB} L30-38 (test_n 10), L94"),
+    "aime25": BenchmarkProtocol(samples=10, **_R1, extraction="whole", prompt=PAPER_MATH_PROMPT, scorer="math",
+                                judge="math_verify on the whole response", source=f"{_MEB} L30-38 (test_n 10), L94"),
+    "gsm8k": BenchmarkProtocol(samples=1, temperature=0.6, top_p=1.0, top_k=0, max_new_tokens=32768,
+                               extraction="whole", prompt=PAPER_MATH_PROMPT, scorer="math",
+                               judge="math_verify on the whole response", source=f"{_MEB} L48-53 (test_n 1, top-p 1.0)"),
+    "gpqa_diamond": BenchmarkProtocol(
+        samples=3, **_R1, extraction="whole", prompt=PAPER_GPQA_PROMPT, judge="first phrase-pattern letter match",
+        source=f"{_GPQA} L16-18 (prompt), generate_responses (T 0.6, top-p 0.95, n 3, 32768)",
+        note="options shuffled by sha256 (reproducible); the authors seed random.Random with Python's salted hash()"),
+    "livecodebench_v2": BenchmarkProtocol(
+        samples=3, **_R1, extraction="whole", judge="last python block of the whole output, private tests",
+        source=f"{_LCB} (n 3, T 0.6, top-p 0.95, 32768; line not checked)",
+        note="sftscope shows starter code and runs public + private tests"),
+    "mmlu_pro_1k": BenchmarkProtocol(
+        samples=1, **_LM, max_new_tokens=32768, extraction="whole", judge="first regex match anywhere",
+        source=f"{_LMEVAL}/mmlu_pro/_mmlu_pro.yaml L2-5 (group generation_kwargs: T 0.6 overrides the task's greedy)",
+        note="max tokens not set in the task files (command line); 1k subset: the authors' file via --source"),
+    "mmlu_pro": BenchmarkProtocol(samples=1, **_LM, max_new_tokens=32768, extraction="whole",
+                                  source=f"{_LMEVAL}/mmlu_pro/_mmlu_pro.yaml L2-5"),
+    "halueval": BenchmarkProtocol(
+        samples=1, **_LM, max_new_tokens=32768, extraction="whole", judge="last Yes/No in the response",
+        source=f"{_LMEVAL}/halueval/halueval_qa.yaml (+ dialogue, summarization); T 0.6 from the run's gen_kwargs",
+        note="sftscope has the QA subset only, with a boxed prompt"),
+    "truthfulqa": BenchmarkProtocol(
+        samples=1, **_LM, max_new_tokens=32768, extraction="whole", prompt=PAPER_TRUTHFULQA_PROMPT,
+        judge="allenai/truthfulqa-truth-judge-llama2-7B + info-judge (P(' yes'))",
+        source=f"{_LMEVAL}/truthfulqa/truthfulqa_gen.yaml L11-15 (T 0.6; prompt '\\n\\nQ: ' + question)",
+        note="offline: token-F1 proxy (truthfulqa_reference), never reported as the judge's truth/info"),
+    "ifeval": BenchmarkProtocol(
+        samples=1, **_LM, max_new_tokens=1280, extraction="whole", prompt=PAPER_IFEVAL_PROMPT, scorer="ifeval",
+        judge="IFEval checks, prompt/instruction x strict/loose",
+        source=f"{_LMEVAL}/ifeval/ifeval.yaml L10 (prompt), L12-15 (T 0.6, max_gen_toks 1280)"),
+    "alpacaeval": BenchmarkProtocol(
+        samples=1, temperature=0.7, top_k=50, top_p=0.9, presence_penalty=0.1, frequency_penalty=0.1,
+        max_new_tokens=16384, extraction="whole", scorer="reward_model",
+        judge="allenai/Llama-3.1-8B-Instruct-RM-RB2 on the text after the last </think> (whole text if none)",
+        source=f"{_ALPACA}/generate_alpaca.py L72-78 (SamplingParams), evaluate_reward.py L24-29 (extract_answer), "
+               "L42 (reward model)",
+        note="stored score = sigmoid(reward) in [0, 1]; the raw mean reward (the authors' number) is kept beside it"),
+    "hexphi": BenchmarkProtocol(
+        samples=1, **_LM, max_new_tokens=16384, extraction="whole",
+        judge="GPT-4.1 at T 0, 1-5 Meta-policy rubric on the text after the last </think>; ASR = share scored 5",
+        source=f"{_HARM}/generate_completions.py, evaluate_completions_api_parallel_resume.py (line not checked)",
+        note="offline: the keyword refusal detector, reported as a named proxy"),
+}, fallback=BenchmarkProtocol(samples=1, **_R1, extraction="whole", source="(not in the study: reasoning decoding)"))
+
+DEFAULT = Protocol("default", "sftscope's strict protocol: the spec's prompt and decoding, `final` extraction",
+                   {}, fallback=BenchmarkProtocol(extraction="final"))
+
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (PAPER, DEFAULT)}
+# Values of the old ``eval.preset`` key: ``greedy`` was the spec's decoding at temperature 0, which is what the
+# default protocol resolves to for every benchmark whose spec does not ask otherwise.
+LEGACY_NAMES = {"greedy": "default"}
+
+
+def get_protocol(name: str | None) -> Protocol:
+    """The protocol called ``name`` (None = ``default``); an unknown name is a ConfigError with suggestions."""
+    name = name or DEFAULT_PROTOCOL
+    if name in LEGACY_NAMES:
+        warnings.warn(f"protocol {name!r} (an old eval.preset value) is now {LEGACY_NAMES[name]!r}", FutureWarning,
+                      stacklevel=2)
+        name = LEGACY_NAMES[name]
+    if name not in PROTOCOLS:
+        raise ConfigError([f"eval.protocol {name!r} unknown.{did_you_mean(name, PROTOCOLS)} "
+                           f"Known protocols: {', '.join(PROTOCOLS)}"])
+    return PROTOCOLS[name]
+
+
+def per_benchmark_problems(per_benchmark: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every unknown field or bad extraction value in ``eval.per_benchmark``, as messages naming the key."""
+    problems = []
+    for bench, entry in (per_benchmark or {}).items():
+        if not isinstance(entry, Mapping):
+            problems.append(f"eval.per_benchmark.{bench}: expected a mapping of {', '.join(FIELDS)}")
+            continue
+        for k, v in entry.items():
+            if k not in FIELDS:
+                problems.append(f"eval.per_benchmark.{bench}.{k}: unknown field.{did_you_mean(k, FIELDS)} "
+                                f"Fields: {', '.join(FIELDS)}")
+            elif k == "extraction" and v not in EXTRACTIONS:
+                problems.append(f"eval.per_benchmark.{bench}.extraction: {v!r}; choose {' or '.join(EXTRACTIONS)}")
+    return problems
+
+
+def resolve_settings(protocol: str | Protocol | None, spec: Any, explicit: Mapping[str, Any] | None = None,
+                     per_benchmark: Mapping[str, Mapping[str, Any]] | None = None,
+                     warn: bool = True) -> dict[str, Any]:
+    """Every field of ``FIELDS`` for benchmark ``spec`` (a BenchmarkSpec or anything with ``name``).
+
+    Precedence: ``per_benchmark[spec.name]`` > ``explicit`` (global values the user set; a warning names
+    both values when one differs from the protocol's) > the protocol's entry > the spec's attribute > DEFAULTS.
+    """
+    proto = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
+    entry = proto.entry(spec.name).settings()
+    own = dict((per_benchmark or {}).get(spec.name) or {})
+    out = {}
+    for f in FIELDS:
+        given = (explicit or {}).get(f)
+        if f in own and own[f] is not None:
+            out[f] = own[f]
+        elif given is not None:
+            if warn and f in entry and entry[f] != given:
+                warnings.warn(f"{spec.name}: global {f}={given!r} overrides {f}={entry[f]!r} of protocol {proto.name!r} "
+                              f"(set eval.per_benchmark.{spec.name}.{f} to silence this, or drop the global value)",
+                              UserWarning, stacklevel=2)
+            out[f] = given
+        elif f in entry:
+            out[f] = entry[f]
+        elif getattr(spec, f, None) is not None:
+            out[f] = getattr(spec, f)
+        else:
+            out[f] = DEFAULTS[f]
+    return out
+
+
+# ------------------------------------------------------------------------------------ prompts
+def render_prompt(template: str, item: Mapping[str, Any]) -> list[dict]:
+    """One user turn from a protocol's prompt template (see ``BenchmarkProtocol.prompt``)."""
+    letters = "ABCDEFGHIJ"
+    choices = list(item.get("choices") or [])
+    values = {**{k: v for k, v in item.items() if isinstance(v, (str, int, float))},
+              "question": str(item.get("question", "")),
+              "options_inline": ", ".join(f"{letters[i]}) {c}" for i, c in enumerate(choices)),
+              "options_lines": "\n".join(f"{letters[i]}. {c}" for i, c in enumerate(choices))}
+    return [{"role": "user", "content": template.format_map(values)}]
+
+
+def prompt_builder(protocol: str | Protocol | None, spec: Any):
+    """The function item -> messages for ``spec`` under ``protocol`` (the template, else the spec's own)."""
+    proto = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
+    template = proto.entry(spec.name).prompt
+    if template is None:
+        return spec.prompt
+    return lambda item: list(item["messages"]) if item.get("messages") else render_prompt(template, item)
+
+
+# ------------------------------------------------------------------------------------ scorers
+def make_scorer(spec: Any, extraction: str | None = None, protocol: str | Protocol | None = None):
+    """The spec's scorer (or the protocol's replacement) built with ``extraction`` when the scorer takes it.
+
+    Scorers that grade the trace itself (code, Countdown, ...) take no ``extraction`` argument and ignore it.
+    """
+    from .registry import SCORERS
+
+    proto = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
+    override = proto.entry(spec.name).scorer
+    target = spec.scorer
+    if isinstance(target, str) and override and override != target and override in SCORERS:
+        target = override  # e.g. a judged copy keeps its judge: only plain SCORERS names are swapped
+    factory = SCORERS.get(target) if isinstance(target, str) else target
+    kwargs = dict(spec.scorer_kwargs)
+    if extraction is not None and _accepts(factory, "extraction"):
+        kwargs["extraction"] = extraction
+    return factory(**kwargs)
+
+
+def _accepts(factory: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def score_signature(protocol: str | None, scorer: Any, extraction: str | None) -> dict[str, str]:
+    """What a stored score records: protocol name, scorer ``name@version``, extraction."""
+    return {"protocol": protocol or DEFAULT_PROTOCOL,
+            "scorer": f"{getattr(scorer, 'name', type(scorer).__name__)}@{getattr(scorer, 'version', '?')}",
+            "extraction": extraction or DEFAULTS["extraction"]}
+
+
+# ------------------------------------------------------------------------------------ the protocol table
+TABLE_COLUMNS = ("benchmark", "field", "authors", "sftscope", "differs", "source")
+
+
+def protocol_table(name: str = "paper", benchmarks: list[str] | None = None, compare_with: str = DEFAULT_PROTOCOL
+                   ) -> list[dict[str, Any]]:
+    """Rows (one per benchmark and field) comparing protocol ``name`` with sftscope's ``compare_with``.
+
+    ``authors`` is the value under ``name``, ``sftscope`` the value the sweep would use under
+    ``compare_with`` for the same benchmark (resolved through the spec and DEFAULTS). Fields: prompt,
+    samples, decoding fields, extraction, scorer/judge. For ``docs/paper-protocol.md`` and
+    ``sftscope ls benchmarks --protocol paper``.
+    """
+    from .benchmarks import get_benchmark
+
+    proto, other = get_protocol(name), get_protocol(compare_with)
+    names = benchmarks or list(proto.benchmarks)
+    rows = []
+    for b in names:
+        spec = get_benchmark(b)
+        entry = proto.entry(b)
+        mine = resolve_settings(other, spec, warn=False)
+        theirs = resolve_settings(proto, spec, warn=False)
+        sample_item = {"question": "{question}", "choices": ["x", "y"]}
+        own_prompt = other.entry(b).prompt or _spec_prompt_shape(spec, sample_item)
+        pairs = [("prompt", entry.prompt or _spec_prompt_shape(spec, sample_item), own_prompt)]
+        pairs += [(f, theirs[f], mine[f]) for f in FIELDS]
+        scorer_name = spec.scorer if isinstance(spec.scorer, str) else getattr(spec.scorer, "__name__", "?")
+        pairs.append(("scorer", entry.judge or entry.scorer or scorer_name, scorer_name))
+        for fname, a, s in pairs:
+            rows.append({"benchmark": b, "field": fname, "authors": a, "sftscope": s, "differs": a != s,
+                         "source": entry.source, "note": entry.note})
+    return rows
+
+
+def _spec_prompt_shape(spec: Any, item: Mapping[str, Any]) -> str:
+    try:
+        return spec.prompt(item)[-1]["content"]
+    except Exception:  # noqa: BLE001 - a builder needing fields the placeholder item lacks: show its name
+        return f"<{getattr(spec.prompt, '__name__', 'prompt')}>"
+
