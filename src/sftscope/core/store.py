@@ -199,17 +199,17 @@ class ResultsStore(SqliteFile):
         return self.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
 
     def samples_frame(self, run: str | None = None, benchmark: str | None = None, with_text: bool = True,
-                      protocol: str | None = None):
+                      protocol: str | None = None, extraction: str | None = None):
         """All samples as a pandas DataFrame (``params``/``details`` decoded from JSON).
 
         ``protocol``: take ``verdict``/``score``/``extracted`` from that protocol's scores (the most recent
-        scorer version and extraction per sample) and drop samples never scored under it; None = the score
-        each sample was generated with.
+        scorer version per sample; of ``extraction`` only, when given) and drop samples never scored under it;
+        None = the score each sample was generated with.
         """
         import pandas as pd
 
         if protocol is not None:
-            return self._protocol_frame(self.samples_frame(run, benchmark, with_text), protocol)
+            return self._protocol_frame(self.samples_frame(run, benchmark, with_text), protocol, extraction)
 
         cols = SAMPLE_COLUMNS if with_text else tuple(c for c in SAMPLE_COLUMNS if c not in ("response", "details"))
         where, args = [], []
@@ -228,11 +228,12 @@ class ResultsStore(SqliteFile):
             df["truncated"] = df["truncated"].astype(bool)
         return df
 
-    def _protocol_frame(self, df, protocol: str):
+    def _protocol_frame(self, df, protocol: str, extraction: str | None):
         import pandas as pd
 
         sc = pd.read_sql_query("SELECT key, verdict, score, extracted, scorer, extraction, created FROM scores "
-                               "WHERE protocol = ? ORDER BY created", self.conn, params=[protocol])
+                               "WHERE protocol = ? AND (? IS NULL OR extraction = ?) ORDER BY created, rowid",
+                               self.conn, params=[protocol, extraction, extraction])
         sc = sc.drop_duplicates("key", keep="last").drop(columns=["created"])
         out = df.drop(columns=[c for c in ("verdict", "score", "extracted") if c in df]).merge(sc, on="key")
         out["protocol"] = protocol

@@ -91,6 +91,8 @@ def render(aggs: list[dict], fmt: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    register_rescore(app)
+
     @app.command("eval")
     def eval_cmd(
         more: Optional[List[str]] = typer.Argument(None, help="more checkpoints (so `--checkpoints A B C` works)"),
@@ -150,6 +152,38 @@ def register(app: typer.Typer) -> None:
                          progress=not no_progress) if run else _run_per_run(cfg, refs, Path(db), not no_progress)
         sys.stdout.write(render(aggs, fmt) + "\n")
         sys.stdout.flush()
+
+
+def register_rescore(app: typer.Typer) -> None:
+    @app.command("rescore")
+    def rescore_cmd(
+        run_dir: str = typer.Argument(..., help="run directory (or its results store .sqlite file)"),
+        benchmarks: List[str] = typer.Option(..., "--benchmarks", "-b", help="NAME[,NAME]: benchmarks to rescore"),
+        protocol: Optional[str] = typer.Option(None, "--protocol", help="protocol to score under: paper | default"),
+        extraction: Optional[str] = typer.Option(None, "--extraction", help="final | whole (default: the protocol's)"),
+        source: Optional[List[str]] = typer.Option(
+            None, "--source", help="NAME=PATH: the items' file (default: the source the run was evaluated with)"),
+        run: Optional[str] = typer.Option(None, "--run", help="only this run's samples"),
+        fmt: str = typer.Option("table", "--format", help="table | json (stdout)"),
+    ):
+        """Rescore stored generations under another protocol or extraction; nothing is generated.
+
+        The new scores are stored beside the old ones, keyed by protocol, scorer version and extraction.
+        """
+        from ..core.layout import RunLayout
+        from .rescore import rescore_store
+
+        if extraction is not None and extraction not in ("final", "whole"):
+            raise SftscopeError(f"--extraction {extraction!r}: choose final or whole")
+        path = Path(run_dir)
+        db = RunLayout(path).results_db if path.is_dir() else path
+        out = rescore_store(db, _split_names(benchmarks), protocol, extraction, _pairs(source, "--source"), run)
+        if fmt == "json":
+            sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        else:
+            for r in out:
+                sys.stdout.write(f"{r['benchmark']}\t{r['samples']} samples\t{r['protocol']} {r['scorer']} "
+                                 f"{r['extraction']}\tstored mean {r['stored_mean']:.4f} -> {r['mean']:.4f}\n")
 
 
 def _deprecated_preset(preset: str | None) -> str | None:

@@ -60,7 +60,7 @@ def score_rows(scorer: Any, rows: list[dict], items: dict[str, dict], signature:
         chunk = rows[i:i + _BATCH]
         results = score_batch(scorer, [r.get("response") or "" for r in chunk], [items[r["item_id"]] for r in chunk])
         out += [{"key": r["key"], **signature, "verdict": res.verdict.value, "score": res.score,
-                 "extracted": res.extracted, "details": dict(res.details)} for r, res in zip(chunk, results)]
+                 "extracted": res.extracted, "details": dict(res.details)} for r, res in zip(chunk, results, strict=True)]
     return out
 
 
@@ -121,7 +121,7 @@ def _stored_rows(store: ResultsStore, benchmark: str, run: str | None) -> list[d
 
     cur = store.conn.execute(f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples WHERE benchmark = ? "
                              "AND (? IS NULL OR run = ?) ORDER BY run, step, item_id, sample_idx", (benchmark, run, run))
-    return [_decode(dict(zip(SAMPLE_COLUMNS, r))) for r in cur]
+    return [_decode(dict(zip(SAMPLE_COLUMNS, r, strict=True))) for r in cur]
 
 
 def _items(spec: BenchmarkSpec, store: ResultsStore, source: str | None, runs: set[str]) -> dict[str, dict]:

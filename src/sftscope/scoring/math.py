@@ -31,7 +31,7 @@ import time
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
-from .base import ScoreResult, Verdict, last_boxed, split_response  # noqa: F401 (last_boxed: re-exported)
+from .base import ScoreResult, Verdict, last_boxed, split_response
 
 EXTRACTIONS = ("final", "whole")  # core.protocols.EXTRACTIONS (scoring may not import a stage; core it may)
 
