@@ -1,14 +1,22 @@
 """Protocols: the paper table (authors' values), resolution precedence, prompts, and the shipped paper configs."""
 
-from pathlib import Path
 import warnings
+from pathlib import Path
 
 import pytest
 
 from sftscope.core.benchmarks import get_benchmark
 from sftscope.core.errors import ConfigError
-from sftscope.core.protocols import (FIELDS, PAPER, PAPER_MATH_PROMPT, get_protocol, protocol_table, prompt_builder,
-                                     render_prompt, resolve_settings)
+from sftscope.core.protocols import (
+    FIELDS,
+    PAPER,
+    PAPER_MATH_PROMPT,
+    get_protocol,
+    prompt_builder,
+    protocol_table,
+    render_prompt,
+    resolve_settings,
+)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "paper"
 
