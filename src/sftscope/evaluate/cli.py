@@ -92,6 +92,7 @@ def render(aggs: list[dict], fmt: str) -> str:
 
 def register(app: typer.Typer) -> None:
     register_rescore(app)
+    register_score(app)
 
     @app.command("eval")
     def eval_cmd(
@@ -184,6 +185,30 @@ def register_rescore(app: typer.Typer) -> None:
             for r in out:
                 sys.stdout.write(f"{r['benchmark']}\t{r['samples']} samples\t{r['protocol']} {r['scorer']} "
                                  f"{r['extraction']}\tstored mean {r['stored_mean']:.4f} -> {r['mean']:.4f}\n")
+
+
+def register_score(app: typer.Typer) -> None:
+    @app.command("score")
+    def score_cmd(
+        benchmark: str = typer.Argument(..., help="benchmark whose scorer grades the responses (`sftscope ls benchmarks`)"),
+        responses: str = typer.Option(..., "--responses", help="JSONL: items in the benchmark's public schema "
+                                      "(or `id`) plus `response`"),
+        protocol: Optional[str] = typer.Option(None, "--protocol", help="paper | default (think blocks, extraction)"),
+        extraction: Optional[str] = typer.Option(None, "--extraction", help="final | whole (default: the protocol's)"),
+        out: Optional[str] = typer.Option(None, "--out", help="JSONL output (default: stdout)"),
+        source: Optional[str] = typer.Option(None, "--source", help="items file for rows that give only `id`"),
+    ):
+        """Score generations made elsewhere with the sweep's scorers: one JSON line per input row, in order."""
+        from ..core.io import write_jsonl
+        from .score_file import score_file
+
+        if extraction is not None and extraction not in ("final", "whole"):
+            raise SftscopeError(f"--extraction {extraction!r}: choose final or whole")
+        rows = score_file(benchmark, Path(responses), protocol, extraction, source)
+        if out:
+            write_jsonl(out, rows)
+        else:
+            sys.stdout.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def _deprecated_preset(preset: str | None) -> str | None:
