@@ -108,3 +108,34 @@ def test_rescore_errors_name_the_fix(tmp_path, scripted, capsys):
     assert main(["rescore", str(db), "--benchmarks", "gsm8k"]) == 2
     assert "no stored samples of benchmark 'gsm8k'" in capsys.readouterr().err
     assert main(["rescore", str(db), "--benchmarks", "math500", "--extraction", "last"]) == 2
+
+
+class _FakeReward:
+    name, version = "fake_reward", "1"
+
+    def __call__(self, response, item):
+        from sftscope.scoring.base import ScoreResult, Verdict
+
+        r = float(len(response) % 5) - 2.0  # a raw reward, unbounded in general
+        return ScoreResult(Verdict.CORRECT, None, {"reward": r}, value=1 / (1 + 2.718281828 ** -r))
+
+
+def test_reward_benchmark_keeps_the_raw_mean_reward_beside_the_score(tmp_path, scripted):
+    from dataclasses import replace
+
+    from sftscope.core.registry import BENCHMARKS
+
+    items = get_benchmark("math500").load(source="fixture")
+    spec = replace(get_benchmark("math500"), name="fake_reward_bench", scorer=_FakeReward, metric="reward",
+                   loader=lambda s, source=None: items)
+    BENCHMARKS.register(spec.name, spec, overwrite=True, domain=spec.domain, version=spec.version)
+    try:
+        settings = SweepSettings(backend="scripted", samples=1, max_new_tokens=8, n_boot=20)
+        [agg] = run_sweep([CheckpointRef("r/step0", "r", 0, "/m/base")], [spec.name], settings, tmp_path / "r.sqlite",
+                          progress=False)
+    finally:
+        BENCHMARKS._entries.pop(spec.name, None)
+    with ResultsStore(tmp_path / "r.sqlite") as s:
+        rewards = [json.loads(d)["reward"] for (d,) in s.conn.execute("SELECT details FROM samples")]
+    assert agg["mean_reward"] == pytest.approx(sum(rewards) / len(rewards))
+    assert 0.0 <= agg["mean"] <= 1.0 and agg["mean"] != agg["mean_reward"]

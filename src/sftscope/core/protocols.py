@@ -56,6 +56,7 @@ class BenchmarkProtocol:
     extraction: str | None = None
     prompt: str | None = None
     scorer: str | None = None
+    scorer_kwargs: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs given to the scorer when it takes them
     judge: str | None = None  # the authors' judge or reward model, as they name it
     source: str = ""
     note: str = ""
@@ -142,6 +143,7 @@ PAPER = Protocol("paper", "the study's authors' evaluation, value for value (" +
     "alpacaeval": BenchmarkProtocol(
         samples=1, temperature=0.7, top_k=50, top_p=0.9, presence_penalty=0.1, frequency_penalty=0.1,
         max_new_tokens=16384, extraction="whole", scorer="reward_model",
+        scorer_kwargs=(("model", "allenai/Llama-3.1-8B-Instruct-RM-RB2"),),
         judge="allenai/Llama-3.1-8B-Instruct-RM-RB2 on the text after the last </think> (whole text if none)",
         source=f"{_ALPACA}/generate_alpaca.py L72-78 (SamplingParams), evaluate_reward.py L24-29 (extract_answer), "
                "L42 (reward model)",
@@ -252,12 +254,14 @@ def make_scorer(spec: Any, extraction: str | None = None, protocol: str | Protoc
     from .registry import SCORERS
 
     proto = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
-    override = proto.entry(spec.name).scorer
+    entry = proto.entry(spec.name)
+    override = entry.scorer
     target = spec.scorer
     if isinstance(target, str) and override and override != target and override in SCORERS:
         target = override  # e.g. a judged copy keeps its judge: only plain SCORERS names are swapped
     factory = SCORERS.get(target) if isinstance(target, str) else target
     kwargs = dict(spec.scorer_kwargs)
+    kwargs.update({k: v for k, v in entry.scorer_kwargs if k not in kwargs and _accepts(factory, k)})
     if extraction is not None and _accepts(factory, "extraction"):
         kwargs["extraction"] = extraction
     return factory(**kwargs)

@@ -41,6 +41,14 @@ def with_protocol_scores(store: ResultsStore, rows: list[dict], signature: dict[
     return out
 
 
+def mean_raw_reward(store: ResultsStore, keys: list[str], signature: dict[str, str]) -> float | None:
+    """Mean raw reward (``details["reward"]``) of the scores filed under ``signature``: the study's AlpacaEval
+    number, kept beside the [0, 1] score (sigmoid of the reward) that the trajectory analysis uses."""
+    found = store.scores_for_keys(keys, **signature)
+    rewards = [float(s["details"]["reward"]) for s in found.values() if "reward" in (s.get("details") or {})]
+    return sum(rewards) / len(rewards) if rewards else None
+
+
 def _reusable(row: dict, signature: dict[str, str]) -> bool:
     """A sample row whose own score already is the signature's (or a legacy row under the default protocol)."""
     details = row.get("details") or {}

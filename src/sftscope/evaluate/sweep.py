@@ -25,7 +25,7 @@ from ..core.io import content_hash, read_rows
 from ..core.store import ResultsStore
 from . import metrics
 from ..core.checkpoints import CheckpointRef
-from .rescore import ensure_scores, plan_signature, with_protocol_scores
+from .rescore import ensure_scores, mean_raw_reward, plan_signature, with_protocol_scores
 from .runner import BackendCache, RequestPlan, UnitPlan, run_unit
 from ..core.benchmarks import BenchmarkSpec, get_benchmark
 from ..core.protocols import DEFAULTS as PROTOCOL_DEFAULTS, FIELDS, prompt_builder, resolve_settings
@@ -226,6 +226,8 @@ def aggregate_unit(store: ResultsStore, plan: UnitPlan, n_boot: int, seed: int) 
     if missing:
         raise SftscopeError(f"{plan.label}: {missing} planned samples are missing from {store.path} after the sweep")
     agg = metrics.aggregate(rows, n_boot=n_boot, seed=seed, ks=(1, plan_samples(plan)))
+    if get_benchmark(plan.benchmark).metric == "reward":  # the stored score is sigmoid(reward); keep the raw mean
+        agg["mean_reward"] = mean_raw_reward(store, keys, plan_signature(plan))
     head = {"checkpoint": plan.checkpoint.id, "run": plan.run, "step": plan.checkpoint.step,
             "benchmark": plan.benchmark, "domain": plan.domain, "version": plan.version}
     return {**head, **agg}
