@@ -1,5 +1,6 @@
 """Protocols: the paper table (authors' values), resolution precedence, prompts, and the shipped paper configs."""
 
+import json
 import warnings
 from pathlib import Path
 
@@ -108,3 +109,18 @@ def test_paper_configs_resolve_to_the_authors_n_and_decoding(path):
         if b in cfg.eval.benchmarks:
             got = [settings.resolved(get_benchmark(b), f) for f in FIELDS]
             assert got == expected, f"{path.name}: {b}"
+
+
+def test_ls_benchmarks_protocol_prints_the_table(capsys):
+    from sftscope.cli import main
+
+    assert main(["ls", "benchmarks", "--protocol", "paper", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    by = {(r["benchmark"], r["field"]): r for r in rows}
+    assert by[("math500", "prompt")]["authors"] == ("{question}\n Please reason step by step, and put your final "
+                                                    "answer within \\boxed{}.")
+    assert by[("aime24", "samples")]["authors"] == 10 and by[("alpacaeval", "top_k")]["authors"] == 50
+    assert main(["ls", "benchmarks", "--protocol", "paper"]) == 0
+    out = capsys.readouterr().out
+    assert "math_eval_budget.py" in out and "generate_alpaca.py" in out
+    assert main(["ls", "scorers", "--protocol", "paper"]) == 2

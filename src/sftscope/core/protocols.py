@@ -305,9 +305,7 @@ def protocol_table(name: str = "paper", benchmarks: list[str] | None = None, com
         entry = proto.entry(b)
         mine = resolve_settings(other, spec, warn=False)
         theirs = resolve_settings(proto, spec, warn=False)
-        sample_item = {"question": "{question}", "choices": ["x", "y"]}
-        own_prompt = other.entry(b).prompt or _spec_prompt_shape(spec, sample_item)
-        pairs = [("prompt", entry.prompt or _spec_prompt_shape(spec, sample_item), own_prompt)]
+        pairs = [("prompt", _prompt_shape(entry, spec), _prompt_shape(other.entry(b), spec))]
         pairs += [(f, theirs[f], mine[f]) for f in FIELDS]
         scorer_name = spec.scorer if isinstance(spec.scorer, str) else getattr(spec.scorer, "__name__", "?")
         pairs.append(("scorer", entry.judge or entry.scorer or scorer_name, scorer_name))
@@ -317,7 +315,11 @@ def protocol_table(name: str = "paper", benchmarks: list[str] | None = None, com
     return rows
 
 
-def _spec_prompt_shape(spec: Any, item: Mapping[str, Any]) -> str:
+def _prompt_shape(entry: BenchmarkProtocol, spec: Any) -> str:
+    """The user turn with placeholders for the item's fields (``{question}``, options ``x``/``y``)."""
+    item = {"question": "{question}", "choices": ["x", "y"]}
+    if entry.prompt is not None:
+        return render_prompt(entry.prompt, item)[-1]["content"]
     try:
         return spec.prompt(item)[-1]["content"]
     except Exception:  # noqa: BLE001 - a builder needing fields the placeholder item lacks: show its name
