@@ -124,3 +124,11 @@ def test_ls_benchmarks_protocol_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert "math_eval_budget.py" in out and "generate_alpaca.py" in out
     assert main(["ls", "scorers", "--protocol", "paper"]) == 2
+
+
+def test_mmlu_pro_and_halueval_prompts_follow_the_authors():
+    mmlu = prompt_builder("paper", get_benchmark("mmlu_pro_1k"))({"question": "Q?", "choices": ["a", "b"]})
+    assert mmlu[0]["content"] == "Question:\nQ?\nOptions:\nA. a\nB. b\nAnswer: Let's think step by step."
+    halu = prompt_builder("paper", get_benchmark("halueval"))({"knowledge": "K", "question": "Q", "candidate": "C"})
+    assert halu[0]["content"].startswith("I want you act as an answer judge.")
+    assert halu[0]["content"].endswith("\n\n#Knowledge: K\n#Question#: Q\n#Answer#: C\n#Your Judgement#:")

@@ -95,6 +95,17 @@ PAPER_GPQA_PROMPT = ("Problem: {question}\nOptions: {options_inline}\nPlease rea
                      "final answer within \\boxed{{}}. Only include the letter choice (A, B, C, or D) as your final answer.")
 PAPER_IFEVAL_PROMPT = "Question: {question}\nAnswer:"
 PAPER_TRUTHFULQA_PROMPT = "\n\nQ: {question}"
+# lm-eval's MMLU-Pro CoT layout (utils.format_cot_example, zero-shot part; the subject line and few-shot
+# exemplars of lm-eval's default template are not reproduced)
+PAPER_MMLU_PRO_PROMPT = "Question:\n{question}\nOptions:\n{options_lines}\nAnswer: Let's think step by step."
+# halueval/utils.py: QA_INSTURCTIONS (the short form the authors kept) + doc_to_text_qa
+HALUEVAL_QA_INSTRUCTION = (
+    "I want you act as an answer judge. Given a question and an answer, your objective is to determine if the "
+    "provided answer contains non-factual or hallucinated information. You SHOULD give your judgement based on the "
+    "following hallucination types and the world knowledge.\nYou should try your best to determine if the answer "
+    "contains non-factual or hallucinated information. The answer you give MUST be \"Yes\" or \"No\"\".")
+PAPER_HALUEVAL_PROMPT = (HALUEVAL_QA_INSTRUCTION + "\n\n#Knowledge: {knowledge}\n#Question#: {question}\n"
+                         "#Answer#: {candidate}\n#Your Judgement#:")
 
 # Reasoning decoding of the math script (T 0.6, top-p 0.95, 32,768 tokens: --tok_limit's default).
 _R1 = {"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768, "top_k": 0}
@@ -114,7 +125,8 @@ PAPER = Protocol("paper", "the study's authors' evaluation, value for value (" +
                                extraction="whole", prompt=PAPER_MATH_PROMPT, scorer="math",
                                judge="math_verify on the whole response", source=f"{_MEB} L48-53 (test_n 1, top-p 1.0)"),
     "gpqa_diamond": BenchmarkProtocol(
-        samples=3, **_R1, extraction="whole", prompt=PAPER_GPQA_PROMPT, judge="first phrase-pattern letter match",
+        samples=3, **_R1, extraction="whole", prompt=PAPER_GPQA_PROMPT, scorer="choice",
+        scorer_kwargs=(("rule", "gpqa_authors"),), judge="first phrase-pattern letter match (testing_utils.py)",
         source=f"{_GPQA} L16-18 (prompt), generate_responses (T 0.6, top-p 0.95, n 3, 32768)",
         note="options shuffled by sha256 (reproducible); the authors seed random.Random with Python's salted hash()"),
     "livecodebench_v2": BenchmarkProtocol(
@@ -122,15 +134,21 @@ PAPER = Protocol("paper", "the study's authors' evaluation, value for value (" +
         source=f"{_LCB} (n 3, T 0.6, top-p 0.95, 32768; line not checked)",
         note="sftscope shows starter code and runs public + private tests"),
     "mmlu_pro_1k": BenchmarkProtocol(
-        samples=1, **_LM, max_new_tokens=32768, extraction="whole", judge="first regex match anywhere",
+        samples=1, **_LM, max_new_tokens=32768, extraction="whole", prompt=PAPER_MMLU_PRO_PROMPT, scorer="choice",
+        scorer_kwargs=(("rule", "mmlu_pro_authors"),), judge="first 'answer is (X)' anywhere (lm-eval custom-extract)",
         source=f"{_LMEVAL}/mmlu_pro/_mmlu_pro.yaml L2-5 (group generation_kwargs: T 0.6 overrides the task's greedy)",
         note="max tokens not set in the task files (command line); 1k subset: the authors' file via --source"),
     "mmlu_pro": BenchmarkProtocol(samples=1, **_LM, max_new_tokens=32768, extraction="whole",
+                                  prompt=PAPER_MMLU_PRO_PROMPT, scorer="choice",
+                                  scorer_kwargs=(("rule", "mmlu_pro_authors"),),
+                                  judge="first 'answer is (X)' anywhere (lm-eval custom-extract)",
                                   source=f"{_LMEVAL}/mmlu_pro/_mmlu_pro.yaml L2-5"),
     "halueval": BenchmarkProtocol(
-        samples=1, **_LM, max_new_tokens=32768, extraction="whole", judge="last Yes/No in the response",
-        source=f"{_LMEVAL}/halueval/halueval_qa.yaml (+ dialogue, summarization); T 0.6 from the run's gen_kwargs",
-        note="sftscope has the QA subset only, with a boxed prompt"),
+        samples=1, **_LM, max_new_tokens=32768, extraction="whole", prompt=PAPER_HALUEVAL_PROMPT, scorer="choice",
+        scorer_kwargs=(("rule", "halueval_authors"),), judge="last Yes/No after the last </think>",
+        source=f"{_LMEVAL}/halueval/utils.py (QA_INSTURCTIONS, doc_to_text_qa, process_results), halueval_qa.yaml; "
+               "T 0.6 from the run's gen_kwargs",
+        note="sftscope has the QA subset only (the authors add dialogue and summarization)"),
     "truthfulqa": BenchmarkProtocol(
         samples=1, **_LM, max_new_tokens=32768, extraction="whole", prompt=PAPER_TRUTHFULQA_PROMPT,
         judge="allenai/truthfulqa-truth-judge-llama2-7B + info-judge (P(' yes'))",
