@@ -25,7 +25,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, DataError, did_you_mean
 
 EXTRACTIONS = ("final", "whole")
 FIELDS = ("samples", "temperature", "top_p", "top_k", "max_new_tokens", "presence_penalty", "frequency_penalty",
@@ -251,7 +251,11 @@ def render_prompt(template: str, item: Mapping[str, Any]) -> list[dict]:
               "question": str(item.get("question", "")),
               "options_inline": ", ".join(f"{letters[i]}) {c}" for i, c in enumerate(choices)),
               "options_lines": "\n".join(f"{letters[i]}. {c}" for i, c in enumerate(choices))}
-    return [{"role": "user", "content": template.format_map(values)}]
+    try:
+        return [{"role": "user", "content": template.format_map(values)}]
+    except KeyError as e:
+        raise DataError(f"item {item.get('id')!r}: the protocol's prompt needs the field {e.args[0]!r}, "
+                        f"which the item lacks (it has {', '.join(sorted(map(str, item)))})") from None
 
 
 def prompt_builder(protocol: str | Protocol | None, spec: Any):
@@ -337,7 +341,12 @@ def _prompt_shape(entry: BenchmarkProtocol, spec: Any) -> str:
     """The user turn with placeholders for the item's fields (``{question}``, options ``x``/``y``)."""
     item = {"question": "{question}", "choices": ["x", "y"]}
     if entry.prompt is not None:
-        return render_prompt(entry.prompt, item)[-1]["content"]
+        class _Placeholders(dict):
+            def __missing__(self, key):
+                return "{" + key + "}"
+
+        return entry.prompt.format_map(_Placeholders(question="{question}", options_inline="A) x, B) y",
+                                                     options_lines="A. x\nB. y"))
     try:
         return spec.prompt(item)[-1]["content"]
     except Exception:  # noqa: BLE001 - a builder needing fields the placeholder item lacks: show its name
