@@ -58,6 +58,8 @@ class BenchmarkProtocol:
     scorer: str | None = None
     scorer_kwargs: tuple[tuple[str, Any], ...] = ()  # (name, value) pairs given to the scorer when it takes them
     judge: str | None = None  # the authors' judge or reward model, as they name it
+    judge_scorer: str | None = None  # SCORERS key used instead of the offline scorer when eval.judge is configured
+    judge_kwargs: tuple[tuple[str, Any], ...] = ()
     source: str = ""
     note: str = ""
 
@@ -167,14 +169,19 @@ PAPER = Protocol("paper", "the study's authors' evaluation, value for value (" +
                "L42 (reward model)",
         note="stored score = sigmoid(reward) in [0, 1]; the raw mean reward (the authors' number) is kept beside it"),
     "hexphi": BenchmarkProtocol(
-        samples=1, **_LM, max_new_tokens=16384, extraction="whole",
+        samples=1, **_LM, max_new_tokens=16384, extraction="whole", judge_scorer="harmfulness_judge",
+        judge_kwargs=(("rubric", "meta_policy"), ("max_new_tokens", 4096)),
         judge="GPT-4.1 at T 0, 1-5 Meta-policy rubric on the text after the last </think>; ASR = share scored 5",
-        source=f"{_HARM}/generate_completions.py, evaluate_completions_api_parallel_resume.py (line not checked)",
+        source=f"{_HARM}/evaluate_completions_api_parallel_resume.py (judge_template, call_gpt4_single: gpt-4.1, "
+               "T 0, 4096 tokens; extract_content); decoding from the issue's audit (generate script: line not checked)",
         note="offline: the keyword refusal detector, reported as a named proxy"),
 }, fallback=BenchmarkProtocol(samples=1, **_R1, extraction="whole", source="(not in the study: reasoning decoding)"))
 
-DEFAULT = Protocol("default", "sftscope's strict protocol: the spec's prompt and decoding, `final` extraction",
-                   {}, fallback=BenchmarkProtocol(extraction="final"))
+DEFAULT = Protocol("default", "sftscope's strict protocol: the spec's prompt and decoding, `final` extraction", {
+    "hexphi": BenchmarkProtocol(judge_scorer="harmfulness_judge"),
+    "strongreject": BenchmarkProtocol(judge_scorer="harmfulness_judge"),
+    "truthfulqa": BenchmarkProtocol(judge_scorer="truthfulqa_judge"),
+}, fallback=BenchmarkProtocol(extraction="final"))
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (PAPER, DEFAULT)}
 # Values of the old ``eval.preset`` key: ``greedy`` was the spec's decoding at temperature 0, which is what the
@@ -268,15 +275,21 @@ def prompt_builder(protocol: str | Protocol | None, spec: Any):
 
 
 # ------------------------------------------------------------------------------------ scorers
-def make_scorer(spec: Any, extraction: str | None = None, protocol: str | Protocol | None = None):
+def make_scorer(spec: Any, extraction: str | None = None, protocol: str | Protocol | None = None,
+                judge: Mapping[str, Any] | None = None):
     """The spec's scorer (or the protocol's replacement) built with ``extraction`` when the scorer takes it.
 
-    Scorers that grade the trace itself (code, Countdown, ...) take no ``extraction`` argument and ignore it.
+    ``judge`` (``eval.judge``: model, base_url, api_key_env, concurrency, max_retries, timeout; a sub-mapping
+    named after a benchmark overrides them for it): a benchmark whose protocol entry names a ``judge_scorer``
+    is scored by that judge instead of its offline proxy. Scorers that grade the trace itself (code,
+    Countdown, ...) take no ``extraction`` argument and ignore it.
     """
     from .registry import SCORERS
 
     proto = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
     entry = proto.entry(spec.name)
+    if judge and entry.judge_scorer:
+        return _make_judge(spec.name, entry, judge, extraction)
     override = entry.scorer
     target = spec.scorer
     if isinstance(target, str) and override and override != target and override in SCORERS:
@@ -287,6 +300,20 @@ def make_scorer(spec: Any, extraction: str | None = None, protocol: str | Protoc
     if extraction is not None and _accepts(factory, "extraction"):
         kwargs["extraction"] = extraction
     return factory(**kwargs)
+
+
+def _make_judge(benchmark: str, entry: BenchmarkProtocol, judge: Mapping[str, Any], extraction: str | None):
+    from .registry import SCORERS
+
+    settings = {k: v for k, v in judge.items() if not isinstance(v, Mapping)}
+    settings.update(judge.get(benchmark) or {})
+    kwargs = {**dict(entry.judge_kwargs), **settings}
+    if extraction is not None:
+        kwargs["extraction"] = extraction
+    try:
+        return SCORERS.get(entry.judge_scorer)(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError([f"eval.judge (for {benchmark}, judge {entry.judge_scorer}): {e}"]) from None
 
 
 def _accepts(factory: Any, name: str) -> bool:

@@ -166,6 +166,7 @@ def register_rescore(app: typer.Typer) -> None:
             None, "--source", help="NAME=PATH: the items' file (default: the source the run was evaluated with)"),
         run: Optional[str] = typer.Option(None, "--run", help="only this run's samples"),
         fmt: str = typer.Option("table", "--format", help="table | json (stdout)"),
+        config: Optional[str] = typer.Option(None, "--config", help="YAML whose eval.judge configures judges"),
     ):
         """Rescore stored generations under another protocol or extraction; nothing is generated.
 
@@ -178,7 +179,9 @@ def register_rescore(app: typer.Typer) -> None:
             raise SftscopeError(f"--extraction {extraction!r}: choose final or whole")
         path = Path(run_dir)
         db = RunLayout(path).results_db if path.is_dir() else path
-        out = rescore_store(db, _split_names(benchmarks), protocol, extraction, _pairs(source, "--source"), run)
+        judge = _read_config_file(config).get("judge") if config else None
+        out = rescore_store(db, _split_names(benchmarks), protocol, extraction, _pairs(source, "--source"), run,
+                            judge=judge)
         if fmt == "json":
             sys.stdout.write(json.dumps(out, indent=2) + "\n")
         else:
@@ -197,6 +200,7 @@ def register_score(app: typer.Typer) -> None:
         extraction: Optional[str] = typer.Option(None, "--extraction", help="final | whole (default: the protocol's)"),
         out: Optional[str] = typer.Option(None, "--out", help="JSONL output (default: stdout)"),
         source: Optional[str] = typer.Option(None, "--source", help="items file for rows that give only `id`"),
+        config: Optional[str] = typer.Option(None, "--config", help="YAML whose eval.judge configures judges"),
     ):
         """Score generations made elsewhere with the sweep's scorers: one JSON line per input row, in order."""
         from ..core.io import write_jsonl
@@ -204,7 +208,8 @@ def register_score(app: typer.Typer) -> None:
 
         if extraction is not None and extraction not in ("final", "whole"):
             raise SftscopeError(f"--extraction {extraction!r}: choose final or whole")
-        rows = score_file(benchmark, Path(responses), protocol, extraction, source)
+        judge = _read_config_file(config).get("judge") if config else None
+        rows = score_file(benchmark, Path(responses), protocol, extraction, source, judge)
         if out:
             write_jsonl(out, rows)
         else:

@@ -27,7 +27,7 @@ _BATCH = 64  # responses handed to a scorer at once (math fans them out over its
 
 def plan_signature(plan: UnitPlan) -> dict[str, str]:
     """The signature the unit's scores are filed under (the scorer is built, not run: constructors are cheap)."""
-    scorer = make_scorer(get_benchmark(plan.benchmark), plan.extraction, plan.protocol)
+    scorer = make_scorer(get_benchmark(plan.benchmark), plan.extraction, plan.protocol, plan.judge)
     return score_signature(plan.protocol, scorer, plan.extraction)
 
 
@@ -87,14 +87,14 @@ def ensure_scores(store: ResultsStore, plan: UnitPlan) -> int:
                           "extracted": r["extracted"], "details": r["details"]} for r in copy)
     todo = [r for r in rows if not _reusable(r, signature)]
     if todo:
-        scorer = make_scorer(get_benchmark(plan.benchmark), plan.extraction, plan.protocol)
+        scorer = make_scorer(get_benchmark(plan.benchmark), plan.extraction, plan.protocol, plan.judge)
         store.add_scores(score_rows(scorer, todo, {str(it["id"]): it for it in plan.items}, signature))
     return len(todo)
 
 
 def rescore_store(db: str | Path, benchmarks: Iterable[str], protocol: str | None = None,
                   extraction: str | None = None, sources: dict[str, str] | None = None,
-                  run: str | None = None) -> list[dict]:
+                  run: str | None = None, judge: dict | None = None) -> list[dict]:
     """Rescore every stored sample of ``benchmarks`` (optionally of one ``run``) under ``protocol`` and
     ``extraction`` (None = the protocol's), without generating. Returns one summary dict per benchmark:
     samples, the mean of the scores they were stored with, the new mean, and the new signature."""
@@ -107,7 +107,7 @@ def rescore_store(db: str | Path, benchmarks: Iterable[str], protocol: str | Non
         for name in benchmarks:
             spec = get_benchmark(name)
             ext = resolve_settings(proto, spec, {"extraction": extraction}, warn=False)["extraction"]
-            scorer = make_scorer(spec, ext, proto)
+            scorer = make_scorer(spec, ext, proto, judge)
             signature = score_signature(proto, scorer, ext)
             rows = _stored_rows(store, name, run)
             if not rows:

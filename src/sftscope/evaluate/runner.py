@@ -44,6 +44,7 @@ class UnitPlan:
     batches: list[list[RequestPlan]] = field(default_factory=list)
     protocol: str | None = None  # core.protocols name; recorded with every score
     extraction: str | None = None  # final | whole (None = the protocol default)
+    judge: dict = field(default_factory=dict)  # eval.judge settings (judged benchmarks)
 
     @property
     def pending(self) -> int:
@@ -101,7 +102,7 @@ def run_unit(plan: UnitPlan, backends: BackendCache | None = None,
     backends = backends or BackendCache()
     try:
         backend = backends.get(plan)
-        scorer = make_scorer(get_benchmark(plan.benchmark), plan.extraction, plan.protocol)
+        scorer = make_scorer(get_benchmark(plan.benchmark), plan.extraction, plan.protocol, plan.judge)
         for batch in plan.batches:
             todo = [r for r in batch if not r.cached]
             if not todo:

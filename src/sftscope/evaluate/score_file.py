@@ -86,14 +86,14 @@ def _load_public(spec: BenchmarkSpec, path: Path, rows: list[tuple[int, dict]]) 
 
 
 def score_file(benchmark: str, responses: Path, protocol: str | None = None, extraction: str | None = None,
-               source: str | None = None) -> list[dict[str, Any]]:
+               source: str | None = None, judge: dict | None = None) -> list[dict[str, Any]]:
     """One result per input row, in input order: ``line``, ``id``, ``verdict``, ``score``, ``extracted``
     (and, for IFEval, ``strict`` and ``loose``: per-instruction booleans in instruction order)."""
     spec = get_benchmark(benchmark)
     rows = read_responses(responses)
     items = build_items(spec, responses, rows, source)
     ext = resolve_settings(protocol, spec, {"extraction": extraction}, warn=False)["extraction"]
-    scorer = make_scorer(spec, ext, protocol)
+    scorer = make_scorer(spec, ext, protocol, judge)
     results = score_batch(scorer, [r["response"] for _, r in rows], items)
     out = []
     for (n, _), item, res in zip(rows, items, results, strict=True):

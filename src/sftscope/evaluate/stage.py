@@ -38,6 +38,7 @@ def settings_from_config(cfg: EvalConfig) -> SweepSettings:
         backend=values["backend"], limit=values["limit"], seed=values["seed"], batch_size=values["batch_size"],
         sources=dict(values["sources"]), exclude={k: list(v) for k, v in values["exclude"].items()},
         per_benchmark={k: dict(v) for k, v in values["per_benchmark"].items()}, protocol=protocol,
+        judge=dict(values["judge"] or {}),
         backend_kwargs=dict(values["backend_kwargs"]), **decoding)
 
 

@@ -58,6 +58,7 @@ class SweepSettings:
     sources: dict = field(default_factory=dict)  # benchmark -> local file replacing its loader's data
     exclude: dict = field(default_factory=dict)  # benchmark -> [files of training rows to drop from its items]
     per_benchmark: dict = field(default_factory=dict)  # benchmark -> {samples/temperature/...}: beats everything
+    judge: dict = field(default_factory=dict)  # eval.judge: judged benchmarks use it instead of offline proxies
     backend_kwargs: dict = field(default_factory=dict)
     n_boot: int = metrics.DEFAULT_BOOT
 
@@ -128,6 +129,7 @@ def plan_unit(ckpt: CheckpointRef, run: str, spec: BenchmarkSpec, items: list[di
                     items=items, params=params, backend=settings.backend,
                     backend_kwargs={"batch_size": bs, **settings.backend_kwargs},
                     protocol=settings.protocol, extraction=settings.resolved(spec, "extraction"),
+                    judge=dict(settings.judge),
                     batches=[reqs[i:i + bs] for i in range(0, len(reqs), bs)])
 
 
@@ -221,15 +223,17 @@ def reuse_across_runs(store: ResultsStore, plans: list[UnitPlan]) -> int:
 def aggregate_unit(store: ResultsStore, plan: UnitPlan, n_boot: int, seed: int) -> dict:
     """Aggregate one unit from exactly the stored rows its plan names (other settings in the db are ignored)."""
     keys = [r.key for b in plan.batches for r in b]
-    rows = with_protocol_scores(store, store.samples_for_keys(keys), plan_signature(plan))
+    signature = plan_signature(plan)
+    rows = with_protocol_scores(store, store.samples_for_keys(keys), signature)
     missing = len(keys) - len(rows)
     if missing:
         raise SftscopeError(f"{plan.label}: {missing} planned samples are missing from {store.path} after the sweep")
     agg = metrics.aggregate(rows, n_boot=n_boot, seed=seed, ks=(1, plan_samples(plan)))
     if get_benchmark(plan.benchmark).metric == "reward":  # the stored score is sigmoid(reward); keep the raw mean
-        agg["mean_reward"] = mean_raw_reward(store, keys, plan_signature(plan))
+        agg["mean_reward"] = mean_raw_reward(store, keys, signature)
     head = {"checkpoint": plan.checkpoint.id, "run": plan.run, "step": plan.checkpoint.step,
-            "benchmark": plan.benchmark, "domain": plan.domain, "version": plan.version}
+            "benchmark": plan.benchmark, "domain": plan.domain, "version": plan.version,
+            **signature}  # protocol, scorer (a judge or its named offline proxy), extraction
     return {**head, **agg}
 
 
