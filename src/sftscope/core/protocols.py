@@ -153,6 +153,7 @@ PAPER = Protocol("paper", "the study's authors' evaluation, value for value (" +
         note="sftscope has the QA subset only (the authors add dialogue and summarization)"),
     "truthfulqa": BenchmarkProtocol(
         samples=1, **_LM, max_new_tokens=32768, extraction="whole", prompt=PAPER_TRUTHFULQA_PROMPT,
+        judge_scorer="truthfulqa_allenai",
         judge="allenai/truthfulqa-truth-judge-llama2-7B + info-judge (P(' yes'))",
         source=f"{_LMEVAL}/truthfulqa/truthfulqa_gen.yaml L11-15 (T 0.6; prompt '\\n\\nQ: ' + question)",
         note="offline: token-F1 proxy (truthfulqa_reference), never reported as the judge's truth/info"),
