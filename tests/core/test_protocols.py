@@ -132,3 +132,12 @@ def test_mmlu_pro_and_halueval_prompts_follow_the_authors():
     halu = prompt_builder("paper", get_benchmark("halueval"))({"knowledge": "K", "question": "Q", "candidate": "C"})
     assert halu[0]["content"].startswith("I want you act as an answer judge.")
     assert halu[0]["content"].endswith("\n\n#Knowledge: K\n#Question#: Q\n#Answer#: C\n#Your Judgement#:")
+
+
+def test_livecodebench_prompt_has_no_starter_code_and_follows_the_kind():
+    build = prompt_builder("paper", get_benchmark("livecodebench_v2"))
+    stdin = build({"question": "Add two numbers.", "starter_code": "class Solution:", "tests": {"kind": "stdin"}})
+    func = build({"question": "Add two numbers.", "starter_code": "class Solution:", "tests": {"kind": "functional"}})
+    assert "class Solution" not in stdin[0]["content"] and "class Solution" not in func[0]["content"]
+    assert stdin[0]["content"].startswith("You are an expert Python programmer.") and "from stdin" in stdin[0]["content"]
+    assert "Return the function body" in func[0]["content"]

@@ -97,6 +97,17 @@ PAPER_GPQA_PROMPT = ("Problem: {question}\nOptions: {options_inline}\nPlease rea
                      "final answer within \\boxed{{}}. Only include the letter choice (A, B, C, or D) as your final answer.")
 PAPER_IFEVAL_PROMPT = "Question: {question}\nAnswer:"
 PAPER_TRUTHFULQA_PROMPT = "\n\nQ: {question}"
+# LiveCodeBench/eval_instruct.py: no starter code; the format line depends on the problem kind ({lcb_format})
+LCB_EXPERT = ("You are an expert Python programmer. You will be given a question (problem specification) and will "
+              "generate a correct Python program that matches the specification and passes all tests.")
+LCB_STDIN = ("Read the inputs from stdin solve the problem and write the answer to stdout (do not directly test on the "
+             "sample inputs). Enclose your code within delimiters as follows: ```python\n# YOUR CODE HERE\n```. "
+             "Ensure that when the python program runs, it reads the inputs, runs the algorithm and writes output to "
+             "STDOUT.")
+LCB_FUNCTIONAL = ("Do not directly test on the sample inputs. Enclose your code within delimiters as follows: "
+                  "```python\n# YOUR CODE HERE\n```. Return the function body without invoking it at the final "
+                  "solution.")
+PAPER_LCB_PROMPT = LCB_EXPERT + "{question}{lcb_format}"
 # lm-eval's MMLU-Pro CoT layout (utils.format_cot_example, zero-shot part; the subject line and few-shot
 # exemplars of lm-eval's default template are not reproduced)
 PAPER_MMLU_PRO_PROMPT = "Question:\n{question}\nOptions:\n{options_lines}\nAnswer: Let's think step by step."
@@ -132,9 +143,12 @@ PAPER = Protocol("paper", "the study's authors' evaluation, value for value (" +
         source=f"{_GPQA} L16-18 (prompt), generate_responses (T 0.6, top-p 0.95, n 3, 32768)",
         note="options shuffled by sha256 (reproducible); the authors seed random.Random with Python's salted hash()"),
     "livecodebench_v2": BenchmarkProtocol(
-        samples=3, **_R1, extraction="whole", judge="last python block of the whole output, private tests",
-        source=f"{_LCB} (n 3, T 0.6, top-p 0.95, 32768; line not checked)",
-        note="sftscope shows starter code and runs public + private tests"),
+        samples=3, **_R1, extraction="whole", prompt=PAPER_LCB_PROMPT, scorer="code",
+        scorer_kwargs=(("tests", "private"),), judge="last python block of the whole output, private tests",
+        source=f"{_LCB} generate_responses (prompt without starter code; T 0.6, top-p 0.95, n 3, 32768), "
+               "has_code + evaluate_single_example (last python block)",
+        note="the authors' problem text comes from their map_to_example (not checked); sftscope's default shows "
+             "starter code and runs public + private tests"),
     "mmlu_pro_1k": BenchmarkProtocol(
         samples=1, **_LM, max_new_tokens=32768, extraction="whole", prompt=PAPER_MMLU_PRO_PROMPT, scorer="choice",
         scorer_kwargs=(("rule", "mmlu_pro_authors"),), judge="first 'answer is (X)' anywhere (lm-eval custom-extract)",
@@ -258,7 +272,9 @@ def render_prompt(template: str, item: Mapping[str, Any]) -> list[dict]:
     values = {**{k: v for k, v in item.items() if isinstance(v, (str, int, float))},
               "question": str(item.get("question", "")),
               "options_inline": ", ".join(f"{letters[i]}) {c}" for i, c in enumerate(choices)),
-              "options_lines": "\n".join(f"{letters[i]}. {c}" for i, c in enumerate(choices))}
+              "options_lines": "\n".join(f"{letters[i]}. {c}" for i, c in enumerate(choices)),
+              # LiveCodeBench's instruction depends on the problem kind (stdin program or function)
+              "lcb_format": LCB_STDIN if (item.get("tests") or {}).get("kind") == "stdin" else LCB_FUNCTIONAL}
     try:
         return [{"role": "user", "content": template.format_map(values)}]
     except KeyError as e:
