@@ -139,3 +139,20 @@ def test_reward_benchmark_keeps_the_raw_mean_reward_beside_the_score(tmp_path, s
         rewards = [json.loads(d)["reward"] for (d,) in s.conn.execute("SELECT details FROM samples")]
     assert agg["mean_reward"] == pytest.approx(sum(rewards) / len(rewards))
     assert 0.0 <= agg["mean"] <= 1.0 and agg["mean"] != agg["mean_reward"]
+
+
+def test_analysis_picks_one_protocol_explicitly(tmp_path, scripted):
+    from sftscope.analyze.stage import load_samples
+    from sftscope.core.errors import DataError
+
+    db = tmp_path / "results.sqlite"
+    _sweep(db)
+    assert main(["rescore", str(db), "--benchmarks", "math500", "--extraction", "whole", "--source",
+                 "math500=fixture"]) == 0
+    generated, _ = load_samples(db)
+    whole, _ = load_samples(db, "default", "whole")
+    final, _ = load_samples(db, "default", "final")
+    assert sorted(generated["score"]) == sorted(final["score"]) == [0.0, 1.0, 1.0]
+    assert list(whole["score"]) == [1.0, 1.0, 1.0]
+    with pytest.raises(DataError, match="no scores under analyze.protocol='paper'.*default/final"):
+        load_samples(db, "paper")
