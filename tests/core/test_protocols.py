@@ -141,3 +141,23 @@ def test_livecodebench_prompt_has_no_starter_code_and_follows_the_kind():
     assert "class Solution" not in stdin[0]["content"] and "class Solution" not in func[0]["content"]
     assert stdin[0]["content"].startswith("You are an expert Python programmer.") and "from stdin" in stdin[0]["content"]
     assert "Return the function body" in func[0]["content"]
+
+
+@pytest.mark.parametrize("name,context", [
+    ("halueval_dialogue", "#Knowledge: Christopher Nolan directed The Dark Knight.\n#Dialogue History#: [Human]: "
+                          "Who directed The Dark Knight?\n#Response#: Steven Spielberg directed it."),
+    ("halueval_summarization", "#Document#: A cat was rescued from a tree in Leeds on Monday by firefighters after "
+                               "three hours.\n#Summary#: A dog was rescued from a river in London."),
+])
+def test_halueval_dialogue_and_summarization_subsets(name, context):
+    from sftscope.core.protocols import make_scorer
+
+    spec = get_benchmark(name)
+    items = spec.load(source="fixture")
+    assert [it["answer"] for it in items] == ["B", "A"]  # no, yes (hallucinated)
+    paper = prompt_builder("paper", spec)(items[1])[0]["content"]
+    assert paper.endswith("\n\n" + context + "\n#Your Judgement#:") and paper.startswith("I want you act as a")
+    assert "\\boxed{}" in spec.prompt(items[1])[0]["content"]  # sftscope's default asks for a boxed verdict
+    scorer = make_scorer(spec, "whole", "paper")
+    assert scorer("<think>No?</think> Yes.", items[1]).verdict.value == "correct"
+    assert resolve_settings("paper", spec)["temperature"] == 0.6
