@@ -161,3 +161,11 @@ def test_halueval_dialogue_and_summarization_subsets(name, context):
     scorer = make_scorer(spec, "whole", "paper")
     assert scorer("<think>No?</think> Yes.", items[1]).verdict.value == "correct"
     assert resolve_settings("paper", spec)["temperature"] == 0.6
+
+
+def test_authors_mmlu_pro_1k_file_is_kept_whole_via_source():
+    from sftscope.evaluate.benchmarks.loading import fixture_path
+
+    spec = get_benchmark("mmlu_pro_1k")
+    rows = spec.load(source=str(fixture_path("mmlu_pro")))  # their 1k file: every row kept, in file order
+    assert [it["id"] for it in rows] == [it["id"] for it in get_benchmark("mmlu_pro").load(source="fixture")]
