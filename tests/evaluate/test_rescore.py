@@ -156,3 +156,19 @@ def test_analysis_picks_one_protocol_explicitly(tmp_path, scripted):
     assert list(whole["score"]) == [1.0, 1.0, 1.0]
     with pytest.raises(DataError, match="no scores under analyze.protocol='paper'.*default/final"):
         load_samples(db, "paper")
+
+
+def test_store_written_before_scores_had_signatures_is_reused(tmp_path, scripted):
+    db = tmp_path / "r.sqlite"
+    [first] = _sweep(db)
+    with ResultsStore(db) as s:  # make it look like a store from before the scores table
+        s.conn.execute("DROP TABLE scores")
+        s.conn.execute("UPDATE samples SET details = '{}'")
+        s.conn.commit()
+    ScriptedMath.calls.clear()
+    [again] = _sweep(db)  # the legacy scores count as default/final: nothing generated, nothing rescored
+    assert ScriptedMath.calls == [] and again["mean"] == first["mean"]
+    with ResultsStore(db) as s:
+        assert s.score_signatures()[0][0::2] == ("default", "final")
+    [whole] = _sweep(db, extraction="whole")
+    assert ScriptedMath.calls == [] and whole["mean"] == 1.0
