@@ -220,7 +220,7 @@ PAPER = Protocol("paper", "the study's authors' evaluation, value for value (" +
                f"{_HARM}/evaluate_completions_api_parallel_resume.py (judge_template, call_gpt4_single: gpt-4.1, "
                "T 0, 4096 tokens; extract_content); top-p 1.0: harmbench's vLLM default (not checked)",
         note="offline: the keyword refusal detector, reported as a named proxy"),
-}, fallback=BenchmarkProtocol(samples=1, **_R1, extraction="whole", source="(not in the study: reasoning decoding)"))
+}, fallback=BenchmarkProtocol(samples=1, **_R1, source="(not in the study: its reasoning decoding, sftscope's extraction)"))
 
 DEFAULT = Protocol("default", "sftscope's strict protocol: the spec's prompt and decoding, `final` extraction", {
     "hexphi": BenchmarkProtocol(judge_scorer="harmfulness_judge"),
