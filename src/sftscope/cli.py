@@ -43,10 +43,18 @@ _COMMAND_MODULES = (
 def ls_cmd(
     what: Optional[str] = typer.Argument(None, help="one registry: benchmarks, backends, executors, scorers, data_sources, models"),
     as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="with `benchmarks`: the protocol's table "
+                                           "(per benchmark and field: the authors', sftscope's, the difference)"),
 ):
     """List what the registries hold (benchmarks with their domain and version, backends, scorers, ...)."""
     from .core.errors import did_you_mean
     from .core.registry import ALL
+
+    if protocol is not None:
+        if what not in (None, "benchmarks"):
+            raise SftscopeError(f"--protocol lists benchmarks only; drop {what!r} or --protocol")
+        _print_protocol_table(protocol, as_json)
+        return
 
     if what and what not in ALL:
         raise SftscopeError(f"unknown registry {what!r}.{did_you_mean(what, ALL)} Choose from: {', '.join(ALL)}")
@@ -67,6 +75,29 @@ def ls_cmd(
         for name, meta in entries.items():
             t.add_row(name, *(str(meta.get(k, "")) for k in keys))
         console.print(t)
+
+
+def _print_protocol_table(protocol: str, as_json: bool) -> None:
+    from .core.protocols import protocol_table
+
+    rows = protocol_table(protocol)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"protocol {protocol!r} vs sftscope's default", show_lines=False)
+    for c in ("benchmark", "field", protocol, "sftscope", "differs"):
+        t.add_column(c, overflow="fold")
+    sources = {}
+    for r in rows:
+        t.add_row(r["benchmark"], r["field"], repr(r["authors"]) if r["field"] == "prompt" else str(r["authors"]),
+                  repr(r["sftscope"]) if r["field"] == "prompt" else str(r["sftscope"]), "yes" if r["differs"] else "")
+        sources[r["benchmark"]] = (r["source"], r["note"])
+    Console(width=200).print(t)
+    for b, (src, note) in sources.items():
+        typer.echo(f"{b}: source {src}" + (f"; note: {note}" if note else ""))
 
 
 @app.command("validate")

@@ -90,7 +90,8 @@ def build_config(name: str, exp: dict) -> dict:
     written = set(own) | set(RECIPES["paper"])
     train = {"recipe": "paper", **{k: v for k, v in train.items() if k not in ("recipe", "lora_options")
                                    and (k in written or v != defaults.get(k))}}
-    ev = {"preset": "paper", "backend": "vllm", "benchmarks": list(BENCHMARKS), "samples": 4}
+    # the authors' per-benchmark decoding and n come from the `paper` protocol (core/protocols.py): no global override
+    ev = {"protocol": "paper", "backend": "vllm", "benchmarks": list(BENCHMARKS)}
     if internlm:
         ev["backend_kwargs"] = {"trust_remote_code": True}
     if qwen25:
@@ -268,8 +269,27 @@ def render(data: dict | None = None) -> str:
                          "|---|---|---|---|---|---|")
             parts += [f"| {r['field']} | {_cell(r['authors'])} | {_cell(r['source'])} | {_cell(r['sftscope'])} "
                       f"| {'yes' if r['equal'] else 'no'} | {_cell(r['reason'])} |" for r in rows]
-    parts.append("\n## Evaluation\n\nNot yet tabulated (the evaluation issue adds this half as a second section).\n")
+    parts.append(render_evaluation())
     return "\n".join(parts)
+
+
+def render_evaluation() -> str:
+    """The evaluation half: per benchmark, the authors' value of each protocol field (prompt, decoding, n,
+    extraction, scorer or judge) with its source, the `paper` protocol's value in sftscope, and the difference
+    (from ``core.protocols.protocol_table``; `sftscope ls benchmarks --protocol paper` prints the same rows)."""
+    from .core.protocols import protocol_table
+
+    rows = protocol_table("paper")
+    parts = ["\n## Evaluation\n\nPer benchmark and protocol field. `authors` is the study's value (source: the "
+             "authors' evaluation code), which the `paper` protocol runs exactly (`eval.protocol: paper`, set in every "
+             "config under `paper/`; `tests/test_paper_protocol.py` checks that those configs resolve to it); "
+             "`sftscope` is sftscope's strict `default` protocol, and `differs` marks where the default departs "
+             "from the authors (the note says what sftscope cannot reproduce exactly, if anything).\n"]
+    for bench in dict.fromkeys(r["benchmark"] for r in rows):
+        parts.append(f"\n### `{bench}`\n\n| field | authors | source | sftscope | differs | note |\n|---|---|---|---|---|---|")
+        parts += [f"| {r['field']} | {_cell(r['authors'])} | {_cell(r['source'])} | {_cell(r['sftscope'])} | "
+                  f"{'yes' if r['differs'] else 'no'} | {_cell(r['note'])} |" for r in rows if r["benchmark"] == bench]
+    return "\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

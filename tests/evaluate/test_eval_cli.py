@@ -74,7 +74,7 @@ def test_config_file_and_flag_precedence(tiny_run, swept, tmp_path, capsys):
     (["--benchmarks", "countdwn"], "Did you mean: 'countdown'"),
     (["--format", "yaml"], "--format 'yaml'"),
     (["--source", "countdown"], "expected NAME=PATH"),
-    (["--preset", "fast"], "preset 'fast' unknown"),
+    (["--protocol", "fast"], "protocol 'fast' unknown"),
     (["--samples", "0"], "samples"),
     (["--source", "countdwn=x.jsonl"], "'countdwn' is not one of the benchmarks evaluated (countdown). Did you mean"),
 ])
@@ -96,11 +96,11 @@ def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
 
     from sftscope.core.benchmarks import get_benchmark
 
-    cfg = EvalConfig(benchmarks=["countdown"], limit=2, max_new_tokens=6, batch_size=2, preset="paper")
+    cfg = EvalConfig(benchmarks=["countdown"], limit=2, max_new_tokens=6, batch_size=2, protocol="paper")
     settings = stage.settings_from_config(cfg)
     spec = get_benchmark("countdown")
     p = settings.params(spec)
-    # the preset's sampling, except max_new_tokens which was set explicitly
+    # the protocol's fallback sampling, except max_new_tokens which was set explicitly
     assert (p.temperature, p.top_p, p.top_k, p.max_new_tokens) == (0.6, 0.95, 0, 6)
     assert settings.resolved(spec, "samples") == 1
     plain = stage.settings_from_config(EvalConfig(benchmarks=["countdown"]))
@@ -110,28 +110,49 @@ def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
     assert [(a["run"], a["step"], a["n_items"], a["n_samples"]) for a in aggs] == [("condA", 20, 2, 1)]
     with ResultsStore(tmp_path / "r.sqlite") as s:
         meta = s.runs_frame().set_index("run").loc["condA", "meta"]
-    assert meta["variant"] == "cot" and meta["eval"]["preset"] == "paper"
+    assert meta["variant"] == "cot" and meta["eval"]["protocol"] == "paper"
     stage.evaluate_checkpoints(EvalConfig(benchmarks=["countdown"], limit=1, max_new_tokens=4), refs, tmp_path / "r.sqlite",
               run="condA", progress=False)
     with ResultsStore(tmp_path / "r.sqlite") as s:
         meta = s.runs_frame().set_index("run").loc["condA", "meta"]
-    assert meta["variant"] == "cot" and meta["eval"]["preset"] is None  # merged, not erased
+    assert meta["variant"] == "cot" and meta["eval"]["protocol"] is None  # merged, not erased
 
 
-def test_paper_preset_is_per_benchmark():
+def test_paper_protocol_is_per_benchmark_and_per_benchmark_beats_global():
     from sftscope.evaluate import stage
     from sftscope.core.schema import EvalConfig
     from sftscope.core.benchmarks import get_benchmark
 
-    if "paper" not in stage._study_presets():
-        pytest.skip("the study suite defines no per-benchmark paper preset")
-    cfg = EvalConfig(benchmarks=["aime24", "countdown"], preset="paper")
-    s = stage.settings_from_config(cfg)
+    s = stage.settings_from_config(EvalConfig(benchmarks=["aime24", "countdown"], protocol="paper"))
     assert s.resolved(get_benchmark("aime24"), "samples") == 10  # avg@10 on AIME in the study
-    assert s.resolved(get_benchmark("countdown"), "samples") == 1  # the table's _default
+    assert s.resolved(get_benchmark("countdown"), "samples") == 1  # the protocol's fallback
     assert s.params(get_benchmark("countdown")).temperature == 0.6
-    explicit = stage.settings_from_config(EvalConfig(benchmarks=["aime24"], preset="paper", samples=2))
-    assert explicit.resolved(get_benchmark("aime24"), "samples") == 2  # an explicit setting beats the preset
+    with pytest.warns(UserWarning, match="global samples=2 overrides samples=10 of protocol 'paper'"):
+        explicit = stage.settings_from_config(EvalConfig(benchmarks=["aime24"], protocol="paper", samples=2))
+    assert explicit.resolved(get_benchmark("aime24"), "samples") == 2  # an explicit global beats the protocol
+    own = stage.settings_from_config(EvalConfig(benchmarks=["aime24"], protocol="paper", samples=2,
+                                                per_benchmark={"aime24": {"samples": 5, "top_k": 20}}))
+    assert own.resolved(get_benchmark("aime24"), "samples") == 5  # per_benchmark beats the global value
+    assert own.params(get_benchmark("aime24")).top_k == 20
+
+
+def test_preset_key_is_deprecated_for_protocol(tmp_path):
+    from sftscope.core.config import load_config
+
+    with pytest.warns(FutureWarning, match="'eval.preset' is deprecated; use 'eval.protocol'"):
+        cfg = load_config(data={"name": "x", "eval": {"preset": "paper"}})
+    assert cfg.eval.protocol == "paper"
+
+
+def test_per_benchmark_rejects_unknown_fields():
+    from sftscope.core.errors import ConfigError
+    from sftscope.core.config import validate_dict
+    from sftscope.core.schema import EvalConfig
+
+    with pytest.raises(ConfigError, match=r"per_benchmark.math500.sampels: unknown field"):
+        validate_dict({"per_benchmark": {"math500": {"sampels": 3}}}, EvalConfig)
+    with pytest.raises(ConfigError, match=r"extraction: 'last'"):
+        validate_dict({"per_benchmark": {"math500": {"extraction": "last"}}}, EvalConfig)
 
 
 def test_table_shows_ungradeable_rate_and_flags_it():

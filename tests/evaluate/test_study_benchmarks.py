@@ -14,7 +14,7 @@ from sftscope.core.benchmarks import DOMAINS
 from sftscope.core.errors import DataError, SftscopeError
 from sftscope.core.io import read_rows
 from sftscope.core.registry import BENCHMARKS
-from sftscope.evaluate.benchmarks import knowledge, livecodebench_cases, math, presets, safety, science
+from sftscope.evaluate.benchmarks import knowledge, livecodebench_cases, math, safety, science
 from sftscope.evaluate.benchmarks.loading import fixture_path
 from sftscope.scoring.base import Verdict, safe_score
 
@@ -315,20 +315,20 @@ def test_hexphi_reads_the_released_csv_folder(tmp_path):
     assert len(safety.HEXPHI_CATEGORIES) == 11
 
 
-def test_evaluate_stage_reads_the_paper_preset_table():
-    # stage.py falls back to {} when the table cannot be imported, and the eval-CLI test then skips:
-    # this guards the one import line against a silent loss of the study's avg@n.
-    from sftscope.evaluate import stage
+def test_paper_protocol_per_benchmark_n_and_decoding():
+    # the authors' values (core.protocols.PAPER cites file and line for each)
+    from sftscope.core.protocols import get_protocol, resolve_settings
 
-    assert stage._study_presets() is presets.PRESETS
-
-
-def test_paper_preset():
-    p = presets.PRESETS["paper"]
-    assert p["math500"] == {"samples": 3, "temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768}
-    assert p["aime24"]["samples"] == 10 and p["livecodebench_v2"]["samples"] == 3 and p["gpqa_diamond"]["samples"] == 3
-    assert p["mmlu_pro_1k"]["temperature"] == 0.0 and p["mmlu_pro_1k"]["samples"] == 1
-    assert all(k == "_default" or k in STUDY for k in p)
+    paper = get_protocol("paper")
+    r = {b: resolve_settings(paper, BENCHMARKS.get(b)) for b in STUDY}
+    assert {b: r[b]["samples"] for b in ("math500", "aime24", "aime25", "gpqa_diamond", "livecodebench_v2")} == \
+        {"math500": 3, "aime24": 10, "aime25": 10, "gpqa_diamond": 3, "livecodebench_v2": 3}
+    assert all(r[b]["samples"] == 1 for b in STUDY if b not in ("math500", "aime24", "aime25", "gpqa_diamond",
+                                                                 "livecodebench_v2"))
+    assert (r["math500"]["temperature"], r["math500"]["top_p"], r["math500"]["max_new_tokens"]) == (0.6, 0.95, 32768)
+    assert r["mmlu_pro_1k"]["temperature"] == 0.6 and r["mmlu_pro_1k"]["top_p"] == 1.0  # group file, not greedy
+    assert r["hexphi"]["top_p"] == 1.0 and r["hexphi"]["max_new_tokens"] == 16384
+    assert r["math500"]["extraction"] == "whole"
 
 
 def test_folder_source_is_rejected_except_hexphi(tmp_path):

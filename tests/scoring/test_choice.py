@@ -56,3 +56,37 @@ def test_ten_options_and_bad_gold():
 def test_ambiguous_option_text_is_not_a_guess():
     res = ChoiceScorer()("It is either Paris or London", {"answer": "A", "choices": OPTS})
     assert res.verdict is W and res.extracted is None
+
+
+# (rule, response, gold, expected verdict, why): the study authors' extraction rules (paper protocol)
+AUTHOR_CASES = [
+    ("gpqa_authors", "<think>maybe B</think>The answer is C. Option B is wrong.", "C", "correct", "first phrase"),
+    ("gpqa_authors", "I choose B. Actually the correct answer is C.", "C", "correct", "pattern order, not position"),
+    ("gpqa_authors", "The answer is A. Hmm, the answer is B.", "A", "correct", "first match of a pattern"),
+    ("gpqa_authors", "blah \\boxed{D}", "D", "correct", "a single letter in the last box"),
+    ("gpqa_authors", "<think>answer is A</think>\\boxed{B}", "B", "correct", "the box is read first"),
+    ("gpqa_authors", "It must be (C)", "C", "wrong", "no phrase, not a single letter"),
+    ("mmlu_pro_authors", "the answer is (B) ... no, the answer is (C)", "B", "correct", "first match anywhere"),
+    ("mmlu_pro_authors", "<think>so the answer is (J)</think> The answer is (A).", "J", "correct", "think included"),
+    ("mmlu_pro_authors", "\\boxed{A}", "A", "wrong", "no 'answer is'"),
+    ("halueval_authors", "<think>yes? no?</think>Yes, it is hallucinated. No doubt... Yes", "A", "correct", "last Yes/No"),
+    ("halueval_authors", "<think>Yes</think>No", "B", "correct", "the think block is dropped"),
+    ("halueval_authors", "Not sure; yesterday's knowledge is noted", "A", "wrong", "no standalone word: first line"),
+]
+
+
+@pytest.mark.parametrize("rule,response,gold,expected,why", AUTHOR_CASES, ids=[c[-1] for c in AUTHOR_CASES])
+def test_author_rules(rule, response, gold, expected, why):
+    choices = ["Yes", "No"] if rule == "halueval_authors" else list("abcdefghij")[:4 if rule == "gpqa_authors" else 10]
+    res = ChoiceScorer(extraction="whole", rule=rule)(response, {"answer": gold, "choices": choices})
+    assert res.verdict.value == expected, (why, res)
+
+
+def test_rule_and_extraction_validated_and_versioned():
+    with pytest.raises(ValueError, match="rule 'gpqa'"):
+        ChoiceScorer(rule="gpqa")
+    assert ChoiceScorer().version == "1" and ChoiceScorer(extraction="whole", rule="gpqa_authors").version != "1"
+    # whole reads an unclosed think block; final does not
+    item = {"answer": "B", "choices": list("abcd")}
+    assert ChoiceScorer(extraction="whole")("<think>the answer is B", item).verdict.value == "correct"
+    assert ChoiceScorer()("<think>the answer is B", item).verdict.value == "wrong"

@@ -188,3 +188,16 @@ def test_bad_scorer_settings_fail_at_construction(kwargs, match):
 
     with pytest.raises(SftscopeError, match=match):
         CodeScorer(**kwargs)
+
+
+def test_livecodebench_paper_rules_private_tests_and_whole_extraction():
+    # the study's authors: last ```python block of the whole output, private test cases only
+    item = {"tests": {"kind": "stdin", "n_public": 1, "cases": [{"input": "1\n", "output": "999\n"},
+                                                                 {"input": "2\n", "output": "4\n"}]}}
+    response = "<think>try this\n```python\nprint(int(input()) * 2)\n```"  # think block never closed
+    from sftscope.scoring.code import CodeScorer as _Code
+
+    assert _Code(extraction="final")(response, item).verdict.value == "wrong"  # truncated
+    assert _Code(extraction="whole")(response, item).verdict.value == "wrong"  # the public case fails
+    assert _Code(extraction="whole", tests="private")(response, item).verdict.value == "correct"
+    assert _Code(extraction="whole", tests="private").version != _Code().version

@@ -191,3 +191,32 @@ def test_a_timer_left_behind_never_fires_later():
 
     assert grade("2", "2", 0.2)[0] == "correct"
     time.sleep(0.4)  # a stray SIGALRM would raise GradingTimeout here and fail the test
+
+
+# (gold, response, verdict under `final`, verdict under `whole`, why) -- extraction is a protocol field
+EXTRACTION_CASES = [
+    ("-2, 1", "<think>x</think>So $x=\\boxed{-2}$ and $x=\\boxed{1}$.", C, C, "several boxed values, one answer"),
+    ("-2, 1", "So $x=\\boxed{-2}$ and $x=\\boxed{1}$.", C, C, "several boxed values, no think block"),
+    ("5", "<think>x</think>The answer is $\\fbox{5}$.", C, C, "\\fbox is boxed"),
+    ("5", "The answer is \\fbox{5}", C, C, "\\fbox without a think block"),
+    ("5", "<think>so it is \\boxed{5}", W, C, "unclosed think: final scores nothing, whole parses it"),
+    ("5", "<think>it is \\boxed{5}</think>I am done.", W, C, "boxed only inside the think block"),
+    ("5", "<think>x</think>The answer is $5$.", W, C, "no boxed: final needs one, math-verify finds $5$"),
+    ("5", "<think>x</think>\\boxed{3}, no wait: \\boxed{7}", W, W, "two different boxed guesses"),
+    ("6", "The answer is \\boxed{5}. Wait, actually \\boxed{6}.", C, W, "self-correction: final takes the last"),
+    ("\\frac{1}{2}", boxed("0.5"), C, C, "the usual case agrees"),
+]
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("gold,response,final,whole,why", EXTRACTION_CASES, ids=[c[-1] for c in EXTRACTION_CASES])
+def test_extraction_final_and_whole(gold, response, final, whole, why, workers):
+    for extraction, expected in (("final", final), ("whole", whole)):
+        res = MathScorer(workers=workers, extraction=extraction)(response, {"answer": gold})
+        assert res.verdict is expected, (extraction, why, dict(res.details))
+        assert res.details["extraction"] == extraction
+
+
+def test_unknown_extraction_is_rejected():
+    with pytest.raises(ValueError, match="extraction 'last'"):
+        MathScorer(extraction="last")

@@ -53,3 +53,26 @@ def test_thinking_is_not_rewarded(tiny_rm):
     a = scorer("<think>long hidden reasoning here</think>Hi!", item).details["reward"]
     b = scorer("Hi!", item).details["reward"]
     assert a == pytest.approx(b, abs=1e-5)
+
+
+def test_whole_extraction_rewards_an_unclosed_think_as_its_whole_text(tiny_rm):
+    # the authors' extract_answer: text after the last </think>, else the whole text (never averaged in as 0)
+    item = {"question": "Say hi."}
+    final = RewardModelScorer(tiny_rm, device="cpu")("<think>never closed", item)
+    whole = RewardModelScorer(tiny_rm, device="cpu", extraction="whole")("<think>never closed", item)
+    assert final.verdict is Verdict.UNGRADEABLE and whole.verdict is Verdict.CORRECT
+    plain = RewardModelScorer(tiny_rm, device="cpu", extraction="whole")("<think>never closed", item)
+    assert whole.details["reward"] == pytest.approx(plain.details["reward"])
+    closed = RewardModelScorer(tiny_rm, device="cpu", extraction="whole")("<think>x</think>Hi!", item)
+    assert closed.details["reward"] == pytest.approx(RewardModelScorer(tiny_rm, device="cpu")("Hi!", item).details["reward"],
+                                                     abs=1e-5)
+
+
+def test_paper_protocol_uses_the_authors_reward_model():
+    from sftscope.core.benchmarks import get_benchmark
+    from sftscope.core.protocols import make_scorer
+
+    spec = get_benchmark("alpacaeval")
+    paper = make_scorer(spec, "whole", "paper")
+    assert paper.model_id == "allenai/Llama-3.1-8B-Instruct-RM-RB2" and paper.extraction == "whole"
+    assert make_scorer(spec, "final", "default").model_id != paper.model_id  # sftscope's default model

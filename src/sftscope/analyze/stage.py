@@ -36,14 +36,21 @@ ANALYSIS_SCHEMA_VERSION = 1
 FILES = ("trajectories.json", "patterns.json", "lengths.json", "behaviors.json", "safety.json", "conditions.json")
 
 
-def load_samples(db_path: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """Samples (versions split, see ``label_versions``) and run meta from a results store."""
+def load_samples(db_path: Path, protocol: str | None = None,
+                 extraction: str | None = None) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Samples (versions split, see ``label_versions``) and run meta from a results store; with ``protocol``,
+    the scores filed under that protocol (and ``extraction``) replace the ones stored with each generation."""
     db_path = Path(db_path)
     if not db_path.exists():
         raise DataError(f"{db_path}: results store not found; run `sftscope eval` first (or pass the right run dir)")
     with ResultsStore(db_path) as store:
-        samples = store.samples_frame()
+        samples = store.samples_frame(protocol=protocol, extraction=extraction)
         runs = {r["run"]: r["meta"] for r in store.runs_frame().to_dict("records")}
+        if protocol is not None and samples.empty:
+            have = ", ".join(f"{p}/{e} ({n})" for p, _, e, n in store.score_signatures()) or "none"
+            raise DataError(f"{db_path}: no scores under analyze.protocol={protocol!r}"
+                            f"{f' extraction={extraction!r}' if extraction else ''} (stored: {have}); "
+                            f"run `sftscope rescore {db_path.parent} --benchmarks ... --protocol {protocol}`")
     if samples.empty:
         raise DataError(f"{db_path}: the results store has no samples; run `sftscope eval` first")
     return label_versions(samples), runs
@@ -56,7 +63,7 @@ def analyze_store(db_path: Path, out_dir: Path, cfg: AnalyzeConfig | None = None
     say = progress or (lambda msg: None)
     t0 = time.time()
     out_dir = Path(out_dir)
-    samples, runs_meta = load_samples(db_path)
+    samples, runs_meta = load_samples(db_path, cfg.protocol, cfg.extraction)
     scale = detect_scale(samples["score"].dropna().tolist(), cfg.scale)
     tol = cfg.tol if cfg.tol is not None else default_tol(scale)
     in_domain = {r: in_domain_of(runs_meta.get(r, {}), cfg.in_domain) for r in samples["run"].unique()}

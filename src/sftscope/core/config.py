@@ -177,6 +177,7 @@ def format_validation_error(err: ValidationError, model: type[BaseModel]) -> lis
 # Config keys that were renamed: old dotted key -> new dotted key. The old key still works, with a warning.
 DEPRECATED_KEYS = {
     "analyze.behaviour_max_per_cell": "analyze.behavior_max_per_cell",
+    "eval.preset": "eval.protocol",  # values: paper -> paper, greedy -> default (core.protocols.LEGACY_NAMES)
 }
 
 

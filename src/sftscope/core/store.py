@@ -61,7 +61,23 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     checkpoint_id TEXT PRIMARY KEY, run TEXT NOT NULL, step INTEGER NOT NULL, path TEXT, meta TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, meta TEXT);
+-- Scores of a sample under one (protocol, scorer name@version, extraction): written with the sample by
+-- the sweep and by `sftscope rescore`, so one generation carries the scores of every protocol it was graded
+-- under. The samples table keeps the score it was generated with (stores older than this table: only that).
+CREATE TABLE IF NOT EXISTS scores (
+    key TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    scorer TEXT NOT NULL,
+    extraction TEXT NOT NULL,
+    verdict TEXT,
+    score REAL,
+    extracted TEXT,
+    details TEXT,
+    created TEXT DEFAULT (datetime('now')),
+    PRIMARY KEY (key, protocol, scorer, extraction)
+);
 """
+SCORE_COLUMNS = ("key", "protocol", "scorer", "extraction", "verdict", "score", "extracted", "details")
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -171,16 +187,35 @@ class ResultsStore(SqliteFile):
     # -- writes -----------------------------------------------------------------------------------
     def add_samples(self, rows: Iterable[dict]) -> int:
         """Insert sample rows in ONE transaction: all of them or (on any error) none. A key already stored is
-        kept as it is (first write wins), so replaying a batch is harmless. Returns the number of rows
-        inserted. Raises ``sqlite3.Error`` on a write failure (disk full, locked past 60 s)."""
+        kept as it is (first write wins), so replaying a batch is harmless; the scores rows carry under
+        ``protocol`` go to the ``scores`` table in the same transaction. Returns the number of rows inserted.
+        Raises ``sqlite3.Error`` on a write failure (disk full, locked past 60 s)."""
+        rows = list(rows)
         cols = SAMPLE_COLUMNS[:-1]  # ``created`` defaults
         values = [tuple(_sql_value(r.get(c)) for c in cols) for r in rows]
         if not values:
             return 0
+        scored = [r for r in rows if r.get("protocol")]
         with self._lock, self.conn:
             cur = self.conn.executemany(
                 f"INSERT OR IGNORE INTO samples ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values)
-            return cur.rowcount
+            n = cur.rowcount
+            if scored:
+                self._insert_scores(scored, replace=False)
+            return n
+
+    def add_scores(self, rows: Iterable[dict]) -> int:
+        """Store scores (``SCORE_COLUMNS``; a row for the same key, protocol, scorer and extraction is replaced)."""
+        rows = list(rows)
+        with self._lock, self.conn:
+            return self._insert_scores(rows, replace=True)
+
+    def _insert_scores(self, rows: list[dict], replace: bool) -> int:
+        values = [tuple(_sql_value(r.get(c)) for c in SCORE_COLUMNS) for r in rows]
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        cur = self.conn.executemany(f"{verb} INTO scores ({', '.join(SCORE_COLUMNS)}) "
+                                    f"VALUES ({', '.join('?' * len(SCORE_COLUMNS))})", values)
+        return cur.rowcount
 
     def upsert_checkpoint(self, checkpoint_id: str, run: str, step: int, path: str | None, meta: dict | None = None) -> None:
         """Record (or replace) a checkpoint's run, step, path and metadata; ``reuse_across_runs`` matches
@@ -207,6 +242,21 @@ class ResultsStore(SqliteFile):
             out.append(_decode(dict(zip(cols, r))))
         return out
 
+    def scores_for_keys(self, keys: Iterable[str], protocol: str, scorer: str, extraction: str) -> dict[str, dict]:
+        """key -> stored score row (JSON details decoded) under one (protocol, scorer, extraction)."""
+        out = {}
+        sql = (f"SELECT {', '.join(SCORE_COLUMNS)} FROM scores WHERE protocol = ? AND scorer = ? AND extraction = ? "
+               "AND key IN ({})")
+        for r in self.select_in(sql, keys, (protocol, scorer, extraction)):
+            out[r[0]] = _decode(dict(zip(SCORE_COLUMNS, r)))
+        return out
+
+    def score_signatures(self, run: str | None = None, benchmark: str | None = None) -> list[tuple]:
+        """(protocol, scorer, extraction, count) of every stored score, for choosing one explicitly."""
+        sql = ("SELECT s.protocol, s.scorer, s.extraction, COUNT(*) FROM scores s JOIN samples m ON m.key = s.key "
+               "WHERE (? IS NULL OR m.run = ?) AND (? IS NULL OR m.benchmark = ?) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        return [tuple(r) for r in self.conn.execute(sql, (run, run, benchmark, benchmark))]
+
     def unit_rows(self, checkpoint_id: str, benchmark: str, version: str) -> list[dict]:
         """Every stored sample of one (checkpoint, benchmark version), as dicts with JSON fields decoded."""
         cur = self.conn.execute(f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples WHERE checkpoint_id = ? "
@@ -217,11 +267,20 @@ class ResultsStore(SqliteFile):
         """Number of stored samples."""
         return self.conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
 
-    def samples_frame(self, run: str | None = None, benchmark: str | None = None, with_text: bool = True):
+    def samples_frame(self, run: str | None = None, benchmark: str | None = None, with_text: bool = True,
+                      protocol: str | None = None, extraction: str | None = None):
         """Samples (all, or of one ``run`` / ``benchmark``) as a pandas DataFrame ordered by run, step,
         benchmark, item and sample; ``params``/``details`` decoded from JSON, ``truncated`` as bool.
-        ``with_text=False`` leaves out ``response`` and ``details`` (the bulk of the file)."""
+        ``with_text=False`` leaves out ``response`` and ``details`` (the bulk of the file).
+
+        ``protocol``: take ``verdict``/``score``/``extracted`` from that protocol's scores (the most recent
+        scorer version per sample; of ``extraction`` only, when given) and drop samples never scored under it;
+        None = the score each sample was generated with.
+        """
         import pandas as pd
+
+        if protocol is not None:
+            return self._protocol_frame(self.samples_frame(run, benchmark, with_text), protocol, extraction)
 
         cols = SAMPLE_COLUMNS if with_text else tuple(c for c in SAMPLE_COLUMNS if c not in ("response", "details"))
         where, args = [], []
@@ -239,6 +298,17 @@ class ResultsStore(SqliteFile):
         if "truncated" in df:
             df["truncated"] = df["truncated"].astype(bool)
         return df
+
+    def _protocol_frame(self, df, protocol: str, extraction: str | None):
+        import pandas as pd
+
+        sc = pd.read_sql_query("SELECT key, verdict, score, extracted, scorer, extraction, created FROM scores "
+                               "WHERE protocol = ? AND (? IS NULL OR extraction = ?) ORDER BY created, rowid",
+                               self.conn, params=[protocol, extraction, extraction])
+        sc = sc.drop_duplicates("key", keep="last").drop(columns=["created"])
+        out = df.drop(columns=[c for c in ("verdict", "score", "extracted") if c in df]).merge(sc, on="key")
+        out["protocol"] = protocol
+        return out
 
     def checkpoints_frame(self):
         """The checkpoints table as a DataFrame ordered by run and step (``meta`` decoded)."""

@@ -63,7 +63,10 @@ def build_config(config: str | None, flags: dict) -> "EvalConfig":  # noqa: F821
     from ..core.config import validate_dict
     from ..core.schema import EvalConfig
 
+    from ..core.config import migrate_keys
+
     data = _read_config_file(config) if config else {}
+    data = migrate_keys({"eval": data}, config)["eval"]  # eval.preset -> eval.protocol, with a warning
     data.update({k: v for k, v in flags.items() if v not in (None, [], {})})
     return validate_dict(data, EvalConfig, source=config or "command line")
 
@@ -103,6 +106,9 @@ def render(aggs: list[dict], fmt: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    register_rescore(app)
+    register_score(app)
+
     @app.command("eval")
     def eval_cmd(
         more: Optional[List[str]] = typer.Argument(None, help="more checkpoints (so `--checkpoints A B C` works)"),
@@ -128,7 +134,9 @@ def register(app: typer.Typer) -> None:
                                                    help="NAME=PATH: local file for a benchmark's items"),
         exclude: Optional[List[str]] = typer.Option(None, "--exclude",
                                                     help="NAME=PATH: drop items that are training problems in PATH"),
-        preset: Optional[str] = typer.Option(None, "--preset", help="decoding preset: paper | greedy"),
+        protocol: Optional[str] = typer.Option(None, "--protocol", help="evaluation protocol: paper | default"),
+        preset: Optional[str] = typer.Option(None, "--preset", hidden=True, help="deprecated: --protocol"),
+        extraction: Optional[str] = typer.Option(None, "--extraction", help="answer extraction: final | whole"),
         config: Optional[str] = typer.Option(
             None, "--config", help="YAML with the same settings (a run config's eval section or bare keys)"),
         device: Optional[str] = typer.Option(None, "--device", help="hf backend device (cpu, cuda, cuda:1)"),
@@ -149,7 +157,8 @@ def register(app: typer.Typer) -> None:
         backend_kwargs = {k: v for k, v in {"device": device, "dtype": dtype}.items() if v}
         flags = {"benchmarks": _split_names(benchmarks) or None, "backend": backend, "samples": samples,
                  "limit": limit, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
-                 "top_k": top_k, "seed": seed, "batch_size": batch_size, "executor": executor, "preset": preset,
+                 "top_k": top_k, "seed": seed, "batch_size": batch_size, "executor": executor,
+                 "protocol": protocol or _deprecated_preset(preset), "extraction": extraction,
                  "base": base, "checkpoints": [*(checkpoints or []), *(more or [])] or None,
                  "sources": _pairs(source, "--source") or None, "adaptive": adaptive or None,
                  "sequential_samples": sequential_samples or None}
@@ -177,6 +186,75 @@ def register(app: typer.Typer) -> None:
 
         for line in ungradeable_warnings(aggs):  # stderr: stdout carries only the result
             print(line, file=sys.stderr)
+
+
+def register_rescore(app: typer.Typer) -> None:
+    @app.command("rescore")
+    def rescore_cmd(
+        run_dir: str = typer.Argument(..., help="run directory (or its results store .sqlite file)"),
+        benchmarks: List[str] = typer.Option(..., "--benchmarks", "-b", help="NAME[,NAME]: benchmarks to rescore"),
+        protocol: Optional[str] = typer.Option(None, "--protocol", help="protocol to score under: paper | default"),
+        extraction: Optional[str] = typer.Option(None, "--extraction", help="final | whole (default: the protocol's)"),
+        source: Optional[List[str]] = typer.Option(
+            None, "--source", help="NAME=PATH: the items' file (default: the source the run was evaluated with)"),
+        run: Optional[str] = typer.Option(None, "--run", help="only this run's samples"),
+        fmt: str = typer.Option("table", "--format", help="table | json (stdout)"),
+        config: Optional[str] = typer.Option(None, "--config", help="YAML whose eval.judge configures judges"),
+    ):
+        """Rescore stored generations under another protocol or extraction; nothing is generated.
+
+        The new scores are stored beside the old ones, keyed by protocol, scorer version and extraction.
+        """
+        from ..core.layout import RunLayout
+        from .rescore import rescore_store
+
+        if extraction is not None and extraction not in ("final", "whole"):
+            raise SftscopeError(f"--extraction {extraction!r}: choose final or whole")
+        path = Path(run_dir)
+        db = RunLayout(path).results_db if path.is_dir() else path
+        judge = _read_config_file(config).get("judge") if config else None
+        out = rescore_store(db, _split_names(benchmarks), protocol, extraction, _pairs(source, "--source"), run,
+                            judge=judge)
+        if fmt == "json":
+            sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        else:
+            for r in out:
+                sys.stdout.write(f"{r['benchmark']}\t{r['samples']} samples\t{r['protocol']} {r['scorer']} "
+                                 f"{r['extraction']}\tstored mean {r['stored_mean']:.4f} -> {r['mean']:.4f}\n")
+
+
+def register_score(app: typer.Typer) -> None:
+    @app.command("score")
+    def score_cmd(
+        benchmark: str = typer.Argument(..., help="benchmark whose scorer grades the responses (`sftscope ls benchmarks`)"),
+        responses: str = typer.Option(..., "--responses", help="JSONL: items in the benchmark's public schema "
+                                      "(or `id`) plus `response`"),
+        protocol: Optional[str] = typer.Option(None, "--protocol", help="paper | default (think blocks, extraction)"),
+        extraction: Optional[str] = typer.Option(None, "--extraction", help="final | whole (default: the protocol's)"),
+        out: Optional[str] = typer.Option(None, "--out", help="JSONL output (default: stdout)"),
+        source: Optional[str] = typer.Option(None, "--source", help="items file for rows that give only `id`"),
+        config: Optional[str] = typer.Option(None, "--config", help="YAML whose eval.judge configures judges"),
+    ):
+        """Score generations made elsewhere with the sweep's scorers: one JSON line per input row, in order."""
+        from ..core.io import write_jsonl
+        from .score_file import score_file
+
+        if extraction is not None and extraction not in ("final", "whole"):
+            raise SftscopeError(f"--extraction {extraction!r}: choose final or whole")
+        judge = _read_config_file(config).get("judge") if config else None
+        rows = score_file(benchmark, Path(responses), protocol, extraction, source, judge)
+        if out:
+            write_jsonl(out, rows)
+        else:
+            sys.stdout.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _deprecated_preset(preset: str | None) -> str | None:
+    if preset is not None:
+        import warnings
+
+        warnings.warn("--preset is deprecated; use --protocol", FutureWarning, stacklevel=2)
+    return preset
 
 
 def _run_per_run(cfg, refs, db: Path, progress: bool) -> list[dict]:

@@ -22,6 +22,7 @@ from ..backends.generation.base import GenerationRequest, SamplingParams
 from ..core.errors import InfrastructureError, RetryPolicy
 from ..scoring.base import ScoreResult, safe_score, split_response, is_truncated
 from ..core.checkpoints import CheckpointRef, materialize
+from ..core.protocols import make_scorer, score_signature
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class UnitPlan:
     backend_kwargs: dict = field(default_factory=dict)
     batches: list[list[RequestPlan]] = field(default_factory=list)
     retry: RetryPolicy = field(default_factory=RetryPolicy)  # for InfrastructureError in generation/scoring
+    protocol: str | None = None  # core.protocols name; recorded with every score
+    extraction: str | None = None  # final | whole (None = the protocol default)
+    judge: dict = field(default_factory=dict)  # eval.judge settings (judged benchmarks)
 
     @property
     def pending(self) -> int:
@@ -110,7 +114,7 @@ def run_unit(plan: UnitPlan, backends: BackendCache | None = None,
     backends = backends or BackendCache()
     try:
         backend = backends.get(plan)
-        scorer = get_benchmark(plan.benchmark).make_scorer()
+        scorer = make_scorer(get_benchmark(plan.benchmark), plan.extraction, plan.protocol, plan.judge)
         for batch in plan.batches:
             todo = [r for r in batch if not r.cached]
             if not todo:
@@ -143,6 +147,7 @@ def _run_batch(plan: UnitPlan, backend: Any, scorer: Any, todo: list[RequestPlan
                               f"{getattr(scorer, 'name', type(scorer).__name__)!r}")
     score_secs = (time.perf_counter() - t0) / len(todo)
     params = {**plan.params.as_dict(), "backend": plan.backend}
+    signature = score_signature(plan.protocol, scorer, plan.extraction)
     rows = []
     for r, item, g, res in zip(todo, items, gens, results):
         parts = split_response(g.text)
@@ -155,7 +160,8 @@ def _run_batch(plan: UnitPlan, backend: Any, scorer: Any, todo: list[RequestPlan
             "think_tokens": backend.count_tokens(parts.think) if parts.think is not None else 0,
             "answer_tokens": backend.count_tokens(parts.answer),
             "truncated": is_truncated(g.text, g.hit_limit), "extracted": res.extracted,
-            "verdict": res.verdict.value, "score": res.score, "details": dict(res.details),
+            "verdict": res.verdict.value, "score": res.score, "details": {**res.details, **signature},
+            **signature,  # the store also files this score under (protocol, scorer, extraction)
             "seconds": float(g.extra.get("seconds", 0.0)) + score_secs,
         })
     return rows

@@ -10,59 +10,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.errors import SftscopeError, did_you_mean
+from ..core.benchmarks import get_benchmark
+from ..core.protocols import FIELDS, get_protocol, resolve_settings
+from ..core.registry import BENCHMARKS
 from ..core.checkpoints import CheckpointRef, resolve_checkpoints
 from ..core.conditions import Condition, base_model
 from ..core.layout import RunLayout
 from ..core.schema import EvalConfig
 from .sweep import SweepSettings
 
-# Decoding presets, used for benchmarks the study suite's per-benchmark table (benchmarks/presets.py
-# ``PRESETS``) does not list. ``paper``: the reasoning decoding of the study (temperature 0.6, top-p 0.95)
-# with a 32k-token budget so long traces are not cut short.
-PRESETS: dict[str, dict] = {
-    "paper": {"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 32768},
-    "greedy": {"temperature": 0.0, "top_p": 1.0, "top_k": 0},
-}
-_DECODING = ("samples", "max_new_tokens", "temperature", "top_p", "top_k")
-
-
-def _study_presets() -> dict:
-    try:
-        from .benchmarks import presets as study
-    except ImportError:  # the study suite is optional here
-        return {}
-    return getattr(study, "PRESETS", {}) or {}
-
-
-def preset_table(preset: str, benchmarks: list[str]) -> dict[str, dict]:
-    """Per-benchmark decoding for ``preset``: the study table's entry (or its ``_default``), else ``PRESETS``."""
-    study = _study_presets().get(preset)
-    if study is None and preset not in PRESETS:
-        known = sorted({*PRESETS, *_study_presets()})
-        raise SftscopeError(f"eval.preset {preset!r} unknown.{did_you_mean(preset, known)} Known presets: {', '.join(known)}")
-    out = {}
-    for b in benchmarks:
-        entry = (study or {}).get(b) or (study or {}).get("_default") or PRESETS.get(preset, {})
-        out[b] = {k: v for k, v in entry.items() if k in _DECODING}
-    return out
-
-
 def settings_from_config(cfg: EvalConfig) -> SweepSettings:
-    """Sweep settings from the config. Precedence per benchmark, highest first: keys set explicitly in the
-    config (or CLI flags), the preset's entry for that benchmark, the benchmark spec's own value, defaults.
+    """Sweep settings from the config. Precedence per benchmark, highest first (``core.protocols``):
+    ``eval.per_benchmark``, keys set explicitly in the config (or CLI flags; a warning names both values where
+    one differs from the protocol's), the protocol's entry (``eval.protocol``), the spec's own value, defaults.
 
     (``EvalConfig``'s field defaults only count when set explicitly, so a spec that asks for, e.g.,
     4 samples gets them unless the user says otherwise.)
     """
     explicit = set(cfg.model_fields_set)
     values = cfg.model_dump()
-    decoding = {k: (values[k] if k in explicit else None) for k in _DECODING}
-    per_benchmark = preset_table(cfg.preset, cfg.benchmarks) if cfg.preset else {}
+    decoding = {k: (values[k] if k in explicit else None) for k in FIELDS}
+    protocol = get_protocol(cfg.protocol).name  # unknown names fail here, before any model loads
+    for name in cfg.benchmarks:  # warn once per benchmark where a global value beats the protocol's
+        if name in BENCHMARKS:
+            resolve_settings(protocol, get_benchmark(name), decoding, cfg.per_benchmark, warn=True)
     return SweepSettings(
         backend=values["backend"], limit=values["limit"], seed=values["seed"], batch_size=values["batch_size"],
         sources=dict(values["sources"]), exclude={k: list(v) for k, v in values["exclude"].items()},
-        per_benchmark=per_benchmark, backend_kwargs=_with_template(values), **decoding)
+        per_benchmark={k: dict(v) for k, v in values["per_benchmark"].items()}, protocol=protocol,
+        judge=dict(values["judge"] or {}),
+        backend_kwargs=_with_template(values), **decoding)
 
 
 def _with_template(values: dict) -> dict:

@@ -25,18 +25,21 @@ from ..core.io import content_hash, read_rows
 from ..core.store import ResultsStore
 from . import metrics
 from ..core.checkpoints import CheckpointRef
+from .rescore import ensure_scores, mean_raw_reward, plan_signature, with_protocol_scores
 from .runner import BackendCache, RequestPlan, UnitPlan, run_unit
 from ..core.benchmarks import BenchmarkSpec, get_benchmark
+from ..core.protocols import DEFAULTS as PROTOCOL_DEFAULTS, FIELDS, prompt_builder, resolve_settings
 
-DEFAULTS = {"samples": 1, "max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0, "top_k": 0}
+DEFAULTS = PROTOCOL_DEFAULTS
 
 
 @dataclass(frozen=True)
 class SweepSettings:
-    """What a sweep generates.
+    """What a sweep generates and how it is scored.
 
-    Decoding settings left ``None`` are looked up per benchmark: ``per_benchmark[name]`` (a preset's
-    table), then the benchmark spec's own value, then ``DEFAULTS``. A value set here wins for every benchmark.
+    Per benchmark, each field of ``core.protocols.FIELDS`` resolves (``core.protocols.resolve_settings``)
+    from, highest first: ``per_benchmark[name]`` (the user's ``eval.per_benchmark``), the global value
+    set here (None = not set), the protocol's entry, the benchmark spec, then ``DEFAULTS``.
     """
 
     backend: str = "hf"
@@ -46,11 +49,16 @@ class SweepSettings:
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    extraction: str | None = None
+    protocol: str | None = None  # None = core.protocols.DEFAULT_PROTOCOL
     seed: int = 0
     batch_size: int = 16
     sources: dict = field(default_factory=dict)  # benchmark -> local file replacing its loader's data
     exclude: dict = field(default_factory=dict)  # benchmark -> [files of training rows to drop from its items]
-    per_benchmark: dict = field(default_factory=dict)  # benchmark -> {samples/temperature/...} (presets)
+    per_benchmark: dict = field(default_factory=dict)  # benchmark -> {samples/temperature/...}: beats everything
+    judge: dict = field(default_factory=dict)  # eval.judge: judged benchmarks use it instead of offline proxies
     backend_kwargs: dict = field(default_factory=dict)
     n_boot: int = metrics.DEFAULT_BOOT
     # Infrastructure failures (judge/reward model/backend) are retried per batch with this backoff, then
@@ -58,16 +66,16 @@ class SweepSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def resolved(self, spec: BenchmarkSpec, name: str) -> Any:
-        for value in (getattr(self, name), (self.per_benchmark.get(spec.name) or {}).get(name),
-                      getattr(spec, name, None)):
-            if value is not None:
-                return value
-        return DEFAULTS[name]
+        explicit = {f: getattr(self, f) for f in FIELDS}
+        return resolve_settings(self.protocol, spec, explicit, self.per_benchmark, warn=False)[name]
 
     def params(self, spec: BenchmarkSpec) -> SamplingParams:
-        return SamplingParams(temperature=float(self.resolved(spec, "temperature")),
-                              top_p=float(self.resolved(spec, "top_p")), top_k=int(self.resolved(spec, "top_k")),
-                              max_new_tokens=int(self.resolved(spec, "max_new_tokens")))
+        r = resolve_settings(self.protocol, spec, {f: getattr(self, f) for f in FIELDS}, self.per_benchmark,
+                             warn=False)
+        return SamplingParams(temperature=float(r["temperature"]), top_p=float(r["top_p"]), top_k=int(r["top_k"]),
+                              max_new_tokens=int(r["max_new_tokens"]),
+                              presence_penalty=float(r["presence_penalty"]),
+                              frequency_penalty=float(r["frequency_penalty"]))
 
 
 def _problem_signature(row: dict) -> Any:
@@ -106,10 +114,11 @@ def plan_unit(ckpt: CheckpointRef, run: str, spec: BenchmarkSpec, items: list[di
     """All requests of one (checkpoint, benchmark) in fixed batches, each flagged if already stored."""
     params = settings.params(spec)
     n = int(settings.resolved(spec, "samples"))
+    build_prompt = prompt_builder(settings.protocol, spec)
     pdict = params.as_dict()
     reqs: list[RequestPlan] = []
     for idx, item in enumerate(items):
-        messages = spec.prompt(item)
+        messages = build_prompt(item)
         phash = content_hash(messages)
         for s in range(n):
             seed = request_seed(settings.seed, spec.name, str(item["id"]), s)
@@ -122,6 +131,8 @@ def plan_unit(ckpt: CheckpointRef, run: str, spec: BenchmarkSpec, items: list[di
     return UnitPlan(checkpoint=ckpt, run=run, benchmark=spec.name, domain=spec.domain, version=spec.version,
                     items=items, params=params, backend=settings.backend,
                     backend_kwargs={"batch_size": bs, **settings.backend_kwargs},
+                    protocol=settings.protocol, extraction=settings.resolved(spec, "extraction"),
+                    judge=dict(settings.judge),
                     batches=[reqs[i:i + bs] for i in range(0, len(reqs), bs)], retry=settings.retry)
 
 
@@ -164,6 +175,8 @@ def run_sweep(checkpoints: Iterable[CheckpointRef], benchmarks: Iterable[str], s
         if todo:
             make_executor(executor, progress).run(todo, lambda plan, rows: store.add_samples(rows), run_unit,
                                                   make_cache=BackendCache)
+        for p in plans:  # cached or reused samples scored under another protocol: rescored, not regenerated
+            ensure_scores(store, p)
         return [aggregate_unit(store, p, settings.n_boot, settings.seed) for p in plans]
 
 
@@ -213,13 +226,17 @@ def reuse_across_runs(store: ResultsStore, plans: list[UnitPlan]) -> int:
 def aggregate_unit(store: ResultsStore, plan: UnitPlan, n_boot: int, seed: int) -> dict:
     """Aggregate one unit from exactly the stored rows its plan names (other settings in the db are ignored)."""
     keys = [r.key for b in plan.batches for r in b]
-    rows = store.samples_for_keys(keys)
+    signature = plan_signature(plan)
+    rows = with_protocol_scores(store, store.samples_for_keys(keys), signature)
     missing = len(keys) - len(rows)
     if missing:
         raise SftscopeError(f"{plan.label}: {missing} planned samples are missing from {store.path} after the sweep")
     agg = metrics.aggregate(rows, n_boot=n_boot, seed=seed, ks=(1, plan_samples(plan)))
+    if get_benchmark(plan.benchmark).metric == "reward":  # the stored score is sigmoid(reward); keep the raw mean
+        agg["mean_reward"] = mean_raw_reward(store, keys, signature)
     head = {"checkpoint": plan.checkpoint.id, "run": plan.run, "step": plan.checkpoint.step,
-            "benchmark": plan.benchmark, "domain": plan.domain, "version": plan.version}
+            "benchmark": plan.benchmark, "domain": plan.domain, "version": plan.version,
+            **signature}  # protocol, scorer (a judge or its named offline proxy), extraction
     return {**head, **agg}
 
 

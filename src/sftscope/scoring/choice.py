@@ -7,6 +7,15 @@ Extraction from the answer part (after the last ``</think>``), first hit wins:
 3. a response that is only a letter ("C", "(C)", "C.");
 4. the text of exactly one option, as whole words, on the last non-empty line (``choices`` in the item).
 Nothing found = wrong (the model did not commit); a gold letter outside the options = ungradeable.
+
+``rule`` selects the study authors' own extraction instead (the ``paper`` protocol; reimplemented from
+their description, applied to the text ``extraction`` gives, see ``ChoiceScorer``):
+- ``gpqa_authors``: the content of the last ``\boxed{}`` (else the whole text), then the FIRST match of
+  four answer phrases in order ("answer is X", "choose X", "option X is correct", "X is correct"), else the
+  text itself when it is a single letter A-D;
+- ``mmlu_pro_authors``: lm-eval's custom-extract filter, the FIRST "answer is (X)" anywhere;
+- ``halueval_authors``: the LAST standalone Yes/No after the last ``</think>``; a response with none falls
+  back to its first line, which is correct only when it holds exactly one of "yes"/"no" (substring test).
 """
 
 from __future__ import annotations
@@ -75,14 +84,64 @@ def extract_choice(answer: str, letters: str, choices: Sequence[str] | None = No
     return None, "none"
 
 
+_GPQA_PHRASES = [re.compile(p, re.IGNORECASE) for p in (
+    r"(?:correct answer|right answer|answer)\s*(?:is|:)\s*([A-D])",
+    r"(?:choose|select|pick)\s*(?:option)?\s*([A-D])",
+    r"(?:option|choice)\s*([A-D])\s*(?:is correct|is right)",
+    r"\b([A-D])\s*(?:is correct|is right|is the answer)",
+)]
+_MMLU_PRO = re.compile(r"answer is \(?([ABCDEFGHIJ])\)?")
+_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
+
+
+def _gpqa_authors(text: str) -> str | None:
+    boxed = last_boxed(text)
+    text = boxed if boxed is not None else text
+    for pat in _GPQA_PHRASES:
+        m = pat.search(text)
+        if m:
+            return m.group(1).upper()
+    text = text.rstrip(".").rstrip("/").strip()
+    return text.upper() if len(text) == 1 and text.upper() in "ABCD" else None
+
+
+def _mmlu_pro_authors(text: str) -> str | None:
+    m = _MMLU_PRO.search(text)
+    return m.group(1) if m else None
+
+
+def _halueval_authors(text: str) -> str | None:
+    """"A" (Yes: hallucinated) or "B" (No), as the item's two options."""
+    after = text.rsplit("</think>", 1)[-1]
+    words = _YES_NO.findall(after)
+    pred = words[-1].lower() if words else text.strip().split("\n")[0].lower()
+    if ("yes" in pred) == ("no" in pred):
+        return None
+    return "A" if "yes" in pred else "B"
+
+
+AUTHOR_RULES = {"gpqa_authors": _gpqa_authors, "mmlu_pro_authors": _mmlu_pro_authors,
+                "halueval_authors": _halueval_authors}
+
+
 class ChoiceScorer:
-    """Letter-answer scorer. Item: ``answer`` (gold letter) and optionally ``choices`` (option texts)."""
+    """Letter-answer scorer. Item: ``answer`` (gold letter) and optionally ``choices`` (option texts).
+
+    ``extraction``: ``final`` (the answer after the last ``</think>``; an unclosed think block is wrong) or
+    ``whole`` (the whole response). ``rule``: ``sftscope`` (the module's extraction) or one of ``AUTHOR_RULES``.
+    """
 
     name = "choice"
     version = "1"
 
-    def __init__(self, answer_key: str = "answer"):
-        self.answer_key = answer_key
+    def __init__(self, answer_key: str = "answer", extraction: str = "final", rule: str = "sftscope"):
+        if extraction not in ("final", "whole"):
+            raise ValueError(f"ChoiceScorer extraction {extraction!r}: choose final or whole")
+        if rule != "sftscope" and rule not in AUTHOR_RULES:
+            raise ValueError(f"ChoiceScorer rule {rule!r}: choose sftscope or {', '.join(AUTHOR_RULES)}")
+        self.answer_key, self.extraction, self.rule = answer_key, extraction, rule
+        if rule != "sftscope" or extraction != "final":
+            self.version = f"1+{rule}+{extraction}"
 
     def __call__(self, response: str, item: Mapping[str, Any]) -> ScoreResult:
         letters = _letters(item)
@@ -90,9 +149,17 @@ class ChoiceScorer:
         if len(gold) != 1 or gold not in letters:
             return ScoreResult(Verdict.UNGRADEABLE, None, {"error": f"gold {gold!r} is not one of {letters}"})
         parts = split_response(response)
-        if parts.think_unclosed:
+        if self.extraction == "whole":
+            text = response or ""
+        elif parts.think_unclosed:
             return ScoreResult(Verdict.WRONG, None, {"reason": "unclosed <think>: truncated", "truncated": True})
-        letter, how = extract_choice(parts.answer, letters, item.get("choices"))
+        else:
+            text = parts.answer
+        if self.rule != "sftscope":
+            letter, how = AUTHOR_RULES[self.rule](text), self.rule
+            letter = letter if letter and letter in letters else None
+        else:
+            letter, how = extract_choice(text, letters, item.get("choices"))
         if letter is None:
             return ScoreResult(Verdict.WRONG, None, {"reason": "no choice found"})
         return ScoreResult(Verdict.CORRECT if letter == gold else Verdict.WRONG, letter, {"how": how})

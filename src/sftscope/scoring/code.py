@@ -75,9 +75,19 @@ class CodeScorer:
     name = "code"
     version = "2"  # 2: outputs compared outside the sandbox, HumanEval checks in a judge
 
-    def __init__(self, timeout: float = 6.0, memory_mb: int = 1024, workers: int | None = None, isolation: str = "auto"):
+    def __init__(self, timeout: float = 6.0, memory_mb: int = 1024, workers: int | None = None, isolation: str = "auto",
+                 extraction: str = "final", tests: str = "all"):
+        """``extraction``: ``final`` (the last python block after ``</think>``; an unclosed think block is
+        wrong) or ``whole`` (the last ```` ```python ```` block anywhere in the response, as the study's
+        authors). ``tests``: ``all`` or ``private`` (LiveCodeBench's private cases only: the authors' runs;
+        items record how many leading cases are public in ``tests["n_public"]``)."""
         from ..sandbox.runner import Limits, best_layer, check_timeout
 
+        if extraction not in ("final", "whole") or tests not in ("all", "private"):
+            raise ValueError(f"CodeScorer extraction={extraction!r} tests={tests!r}: choose final|whole, all|private")
+        self.extraction, self.tests = extraction, tests
+        if extraction != "final" or tests != "all":
+            self.version = f"{self.version}+{extraction}+{tests}"
         # refuse here, before any generation, rather than store every answer as ungradeable later
         self.timeout = check_timeout(timeout, "code scorer timeout")
         self.memory_mb = Limits(memory_mb=memory_mb).validate().memory_mb
@@ -99,9 +109,14 @@ class CodeScorer:
         if not isinstance(tests, Mapping) or tests.get("kind") not in ("humaneval", "functional", "stdin"):
             return ScoreResult(Verdict.UNGRADEABLE, None, {"error": "item has no usable 'tests'"})
         parts = split_response(response)
-        if parts.think_unclosed:
+        if self.tests == "private" and tests["kind"] in ("functional", "stdin"):
+            tests = {**tests, "cases": list(tests.get("cases") or [])[int(tests.get("n_public") or 0):]}
+        if self.extraction == "whole":
+            code = extract_code(response or "")
+        elif parts.think_unclosed:
             return ScoreResult(Verdict.WRONG, None, {"reason": "unclosed <think>: truncated", "truncated": True})
-        code = extract_code(parts.answer)
+        else:
+            code = extract_code(parts.answer)
         if code is None or not code.strip():
             return ScoreResult(Verdict.WRONG, None, {"reason": "no ```python block after </think>"})
         if tests["kind"] == "stdin":

@@ -14,8 +14,12 @@ Relations: a boxed relation whose two sides are both closed numbers (``\boxed{6 
 A relation that names a variable on the left (``x = 5``, ``f(2) = 5``, also ``2x = 5``) is graded by its
 right-hand side, math-verify's convention; a closed relation whose sides agree (``2+3 = 5``) likewise.
 
-Verdicts:
-- correct / wrong: the last ``\boxed{}`` of the answer part matches / does not match the gold;
+Extraction (``core.protocols``): ``final`` (sftscope's default) grades the ``\boxed{}`` values after the last
+``</think>`` (several boxed values together, as math-verify joins them into a set; ``\fbox{}`` counts as
+boxed); ``whole`` (the study's authors) hands the whole response, think block included, to math-verify.
+
+Verdicts (``final``):
+- correct / wrong: the boxed answer of the answer part matches / does not match the gold;
 - wrong: no ``\boxed{}`` in the answer part (including answers boxed only inside the thinking, and
   responses whose ``<think>`` never closed: those are truncated and score nothing): the model was asked
   for a boxed answer and gave none (the Countdown scorer reads a missing box the same way);
@@ -37,12 +41,46 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from .base import ScoreResult, Verdict, last_boxed, split_response
 
-# A task is (gold, prediction, budget_seconds); a result is (verdict, extracted_pred, gold_parsed, error).
-_Task = tuple[str, str, float]
+EXTRACTIONS = ("final", "whole")  # core.protocols.EXTRACTIONS (scoring may not import a stage; core it may)
+
+
+def _fbox_as_boxed(text: str) -> str:
+    r"""``\fbox{x}`` is ``\boxed{x}`` to a reader; math-verify only knows the latter."""
+    return text.replace("\\fbox{", "\\boxed{").replace("\\fbox ", "\\boxed ")
+
+
+def all_boxed(text: str) -> list[str]:
+    r"""Contents of every ``\boxed{...}`` in ``text`` (balanced braces), in order."""
+    out, rest = [], text or ""
+    while True:
+        i = rest.find("\\boxed")
+        if i < 0:
+            return out
+        j = i + len("\\boxed")
+        while j < len(rest) and rest[j] == " ":
+            j += 1
+        if j >= len(rest) or rest[j] != "{":
+            rest = rest[j:]
+            continue
+        depth = 0
+        for k in range(j, len(rest)):
+            depth += {"{": 1, "}": -1}.get(rest[k], 0)
+            if depth == 0:
+                out.append(rest[j + 1:k])
+                break
+        else:
+            return out  # unbalanced: the rest is not an answer
+        rest = rest[k + 1:]
+
+
+# A task is (gold, prediction, budget_seconds[, raw]) (raw: the prediction is a whole response); a result is
+# (verdict, extracted_pred, gold_parsed, error).
+_Task = tuple  # (str, str, float) or (str, str, float, bool)
 _Result = tuple[str, str | None, str | None, str | None]
 
 
@@ -92,19 +130,20 @@ def _wrap_gold(gold: str) -> str:
     return gold if "\\boxed" in gold else "\\boxed{" + gold + "}"
 
 
-def grade(gold: str, boxed_pred: str, budget: float | None = 5) -> _Result:
+def grade(gold: str, boxed_pred: str, budget: float | None = 5, raw: bool = False) -> _Result:
     """Grade one prediction within ``budget`` seconds (None: no limit); returns a plain tuple (picklable).
 
-    Past the budget the item is ungradeable (the module's one timeout rule).
+    Past the budget the item is ungradeable (the module's one timeout rule). ``raw``: ``boxed_pred`` is a whole
+    response, parsed as the study's authors do (math-verify finds the answer itself).
     """
     try:
         with _deadline(budget):
-            return _grade(gold, boxed_pred)
+            return _grade(gold, boxed_pred, raw)
     except GradingTimeout:
         return _timeout_result(boxed_pred, budget or 0)
 
 
-def _grade(gold: str, boxed_pred: str) -> _Result:
+def _grade(gold: str, boxed_pred: str, raw: bool = False) -> _Result:
     """Parse the gold first, then the prediction, then verify (math-verify's own timeouts off: see ``grade``)."""
     from math_verify import parse, verify
 
@@ -112,7 +151,15 @@ def _grade(gold: str, boxed_pred: str) -> _Result:
     # a gold that yields only math-verify's raw-string fallback was not understood: never grade against it
     if not gold_parsed or all(isinstance(g, str) for g in gold_parsed):
         return (Verdict.UNGRADEABLE.value, boxed_pred, None, f"gold {gold!r} cannot be parsed")
-    pred_parsed = parse("\\boxed{" + boxed_pred + "}", parsing_timeout=None)
+    # a prediction that already holds \boxed{} (several boxed values, or a whole response) is parsed as is
+    if not raw and "\\boxed" in boxed_pred:  # several boxed values: the last one (a self-correction), else all
+        last = _grade(gold, last_boxed(boxed_pred) or "")
+        if last[0] == Verdict.CORRECT.value:
+            return last
+    pred_text = boxed_pred if raw or "\\boxed" in boxed_pred else "\\boxed{" + boxed_pred + "}"
+    pred_parsed = parse(pred_text, parsing_timeout=None)
+    if raw:
+        boxed_pred = pred_parsed[-1] if pred_parsed and isinstance(pred_parsed[-1], str) else None
     if not pred_parsed:
         return (Verdict.WRONG.value, boxed_pred, str(gold_parsed[0]), "prediction cannot be parsed")
     false_claim = _false_relation(pred_parsed[0])
@@ -142,9 +189,9 @@ def _worker_main() -> None:
 
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # its warnings are per-item noise
     for line in sys.stdin:
-        gold, pred, inner = json.loads(line)
+        gold, pred, inner, *raw = json.loads(line)
         try:
-            res = grade(gold, pred, inner)
+            res = grade(gold, pred, inner, bool(raw and raw[0]))
         except BaseException as e:  # noqa: BLE001 - report, never die on one item
             res = (Verdict.UNGRADEABLE.value, pred, None, f"{type(e).__name__}: {e}"[:300])
         sys.stdout.write(json.dumps(res) + "\n")
@@ -304,9 +351,14 @@ class MathScorer:
     """
 
     name = "math"
-    version = "2"  # 2: one timeout rule (ungradeable), false closed relations are wrong
+    version = "3"  # 2: one timeout rule (ungradeable), false closed relations wrong; 3: several boxed values
+    # graded together, \fbox{} read, extraction final|whole
 
-    def __init__(self, answer_key: str = "answer", timeout_seconds: float = 10.0, workers: int | None = None):
+    def __init__(self, answer_key: str = "answer", timeout_seconds: float = 10.0, workers: int | None = None,
+                 extraction: str = "final"):
+        if extraction not in EXTRACTIONS:
+            raise ValueError(f"MathScorer extraction {extraction!r}: choose {' or '.join(EXTRACTIONS)}")
+        self.extraction = extraction
         self.answer_key = answer_key
         self.timeout_seconds = float(timeout_seconds)
         self.workers = default_workers() if workers is None else int(workers)
@@ -318,20 +370,26 @@ class MathScorer:
         gold = item.get(self.answer_key)
         if gold is None or str(gold).strip() == "":
             return ScoreResult(Verdict.UNGRADEABLE, None, {"error": f"item has no gold {self.answer_key!r}"})
-        parts = split_response(response if isinstance(response, str) else str(response or ""))
+        text = _fbox_as_boxed(response if isinstance(response, str) else str(response or ""))
+        if self.extraction == "whole":  # the authors: math_verify.parse on the whole response, think and all
+            return (str(gold), text, self._inner, True)
+        parts = split_response(text)
         if parts.think_unclosed:
             return ScoreResult(Verdict.WRONG, None, {"reason": "unclosed <think>: truncated", "truncated": True})
-        boxed = last_boxed(parts.answer)
-        if boxed is None or not boxed.strip():
+        boxes = [b.strip() for b in all_boxed(parts.answer) if b.strip()]
+        if not boxes:
             boxed_in_think = parts.think is not None and last_boxed(parts.think) is not None
             return ScoreResult(Verdict.WRONG, None, {"reason": "no \\boxed{} answer after </think>",
                                                      "boxed_in_think_only": boxed_in_think})
-        return (str(gold), boxed.strip(), self._inner)
+        # several boxed values ("\boxed{-2} and \boxed{1}") are graded together, as math-verify joins them
+        return (str(gold), boxes[0] if len(boxes) == 1 else " ".join("\\boxed{" + b + "}" for b in boxes), self._inner)
 
-    @staticmethod
-    def _finish(res: _Result) -> ScoreResult:
+    def _finish(self, res: _Result) -> ScoreResult:
         verdict, extracted, gold_parsed, error = res
-        details: dict[str, Any] = {"gold_parsed": gold_parsed}
+        if extracted and "\\boxed" in extracted:  # several boxed values or a whole response: show the answers
+            found = all_boxed(extracted)
+            extracted = ", ".join(b.strip() for b in found) if found else None
+        details: dict[str, Any] = {"gold_parsed": gold_parsed, "extraction": self.extraction}
         if error:
             details["error"] = error
         return ScoreResult(Verdict(verdict), extracted, details)
@@ -344,6 +402,8 @@ class MathScorer:
         if len(responses) != len(items):
             raise ValueError(f"score_many: {len(responses)} responses but {len(items)} items")
         prepared = [self._prepare(r, it) for r, it in zip(responses, items)]
+        prepared = [replace(p, details={**p.details, "extraction": self.extraction}) if isinstance(p, ScoreResult)
+                    else p for p in prepared]
         todo = [(i, p) for i, p in enumerate(prepared) if not isinstance(p, ScoreResult)]
         if todo:
             tasks = [p for _, p in todo]
@@ -356,9 +416,9 @@ class MathScorer:
         return prepared  # type: ignore[return-value]
 
     def _grade_inline(self, task: _Task) -> _Result:
-        gold, pred, budget = task
+        gold, pred, budget, *raw = task
         try:  # the timer only works on the main thread; elsewhere grading is unbounded (see the module doc)
-            return grade(gold, pred, budget)
+            return grade(gold, pred, budget, bool(raw and raw[0]))
         except Exception as e:  # noqa: BLE001
             return (Verdict.UNGRADEABLE.value, pred, None, f"{type(e).__name__}: {e}"[:300])
 

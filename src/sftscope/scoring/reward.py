@@ -29,7 +29,12 @@ class RewardModelScorer:
     version = "1"
 
     def __init__(self, model: str = DEFAULT_REWARD_MODEL, device: str | None = None, batch_size: int = 8,
-                 max_length: int = 4096, torch_dtype: str | None = None):
+                 max_length: int = 4096, torch_dtype: str | None = None, extraction: str = "final"):
+        if extraction not in ("final", "whole"):
+            raise ValueError(f"RewardModelScorer extraction {extraction!r}: choose final or whole")
+        # final: an unclosed <think> is truncated, ungradeable; whole (the authors' extract_answer): the text
+        # after the last </think>, or the whole response when none closed
+        self.extraction = extraction
         self.model_id = model
         self.device = device
         self.batch_size = int(batch_size)
@@ -88,7 +93,9 @@ class RewardModelScorer:
         todo = []
         for i, (resp, item) in enumerate(zip(responses, items)):
             parts = split_response(resp)
-            if parts.think_unclosed:
+            if parts.think_unclosed and self.extraction == "whole":
+                todo.append((i, self._render(str(item.get("question", "")), (resp or "").strip())))
+            elif parts.think_unclosed:
                 out[i] = ScoreResult(Verdict.UNGRADEABLE, None, {"reason": "unclosed <think>: truncated"})
             else:
                 todo.append((i, self._render(str(item.get("question", "")), parts.answer)))

@@ -23,10 +23,21 @@ class SamplingParams:
     top_k: int = 0  # 0 = off
     max_new_tokens: int = 512
     logprobs: bool = False
+    presence_penalty: float = 0.0  # OpenAI/vLLM semantics; 0 = off
+    frequency_penalty: float = 0.0
+
+    @property
+    def penalized(self) -> bool:
+        return bool(self.presence_penalty or self.frequency_penalty)
 
     def as_dict(self) -> dict:
-        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
-                "max_new_tokens": self.max_new_tokens}
+        out = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+               "max_new_tokens": self.max_new_tokens}
+        # Penalties join the dict (and so the sample key) only when set: stores written before they existed
+        # keep their keys.
+        if self.penalized:
+            out.update(presence_penalty=self.presence_penalty, frequency_penalty=self.frequency_penalty)
+        return out
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,43 @@ class GenerationBackend(Protocol):
     def close(self) -> None:
         """Release the model and its accelerator memory; the backend is unusable afterwards. Never raises."""
         ...
+
+
+_TURN_PROBE = "sftscope-end-of-turn-probe"
+
+
+def end_of_turn_ids(tokenizer: Any) -> set[int]:
+    """Ids of the special token the chat template closes an assistant turn with (e.g. ``<|im_end|>``).
+
+    Found by rendering a one-turn conversation and reading the first special token after the assistant's
+    text. A model whose EOS differs from it (a base tokenizer with an instruct template) would otherwise run
+    past the end of its answer into an invented next turn. Empty when the template cannot be rendered.
+    """
+    try:
+        text = tokenizer.apply_chat_template([{"role": "user", "content": "hi"},
+                                              {"role": "assistant", "content": _TURN_PROBE}], tokenize=False)
+    except Exception:  # noqa: BLE001 - no template, or one that rejects this conversation: nothing to add
+        return set()
+    at = text.rfind(_TURN_PROBE)
+    if at < 0:
+        return set()
+    tail = text[at + len(_TURN_PROBE):]
+    specials = set(getattr(tokenizer, "all_special_tokens", []) or [])
+    specials |= {t for t in (getattr(tokenizer, "get_added_vocab", lambda: {})() or {})}
+    hits = sorted((tail.find(t), t) for t in specials if t and tail.find(t) >= 0)
+    if not hits:
+        return set()
+    tid = tokenizer.convert_tokens_to_ids(hits[0][1])
+    return {int(tid)} if isinstance(tid, int) and tid >= 0 else set()
+
+
+def stop_ids(tokenizer: Any, generation_config: Any = None) -> set[int]:
+    """Every token a generation stops at: the tokenizer's EOS, the generation config's EOS id(s) and the
+    chat template's end-of-turn token."""
+    ids: set[Any] = {getattr(tokenizer, "eos_token_id", None)}
+    gen_eos = getattr(generation_config, "eos_token_id", None)
+    ids.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
+    return {int(i) for i in ids if i is not None} | end_of_turn_ids(tokenizer)
 
 
 _INSTALL_HINTS = {

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ...core.errors import SftscopeError
-from .base import Generation, GenerationRequest, SamplingParams
+from .base import Generation, GenerationRequest, SamplingParams, stop_ids
 
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float16": torch.float16, "fp16": torch.float16}
@@ -44,6 +44,22 @@ def describe_broken_safetensors(folder: str | Path) -> str | None:
         if 8 + n + end != size:
             return f"{path}: truncated ({size} bytes; its header describes {8 + n + end})"
     return None
+
+
+class _Penalties:
+    """OpenAI/vLLM presence and frequency penalties over the tokens generated so far (the prompt is not
+    counted): ``logit -= frequency * count + presence * (count > 0)``."""
+
+    def __init__(self, prompt_len: int, presence: float, frequency: float):
+        self.prompt_len, self.presence, self.frequency = prompt_len, float(presence), float(frequency)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        new = input_ids[:, self.prompt_len:]
+        if new.shape[1] == 0:
+            return scores
+        counts = torch.zeros_like(scores, dtype=torch.float32)
+        counts.scatter_add_(1, new, torch.ones_like(new, dtype=torch.float32))
+        return scores - (self.frequency * counts + self.presence * (counts > 0).float()).to(scores.dtype)
 
 
 class _SeededSampler:
@@ -153,10 +169,7 @@ class HFBackend:
         return model, str(adapter_cfg.parent) if has_tok else base
 
     def _eos_ids(self) -> set[int]:
-        ids = {self.tokenizer.eos_token_id}
-        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
-        ids.update(gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos])
-        return {int(i) for i in ids if i is not None}
+        return stop_ids(self.tokenizer, self.model.generation_config)  # EOS and the template's end of turn
 
     # -- public API --------------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -196,6 +209,8 @@ class HFBackend:
         gcfg = GenerationConfig(do_sample=False, max_new_tokens=params.max_new_tokens, eos_token_id=sorted(self.eos_ids),
                                 pad_token_id=pad_id, num_beams=1, top_k=None, top_p=None, temperature=None)
         processors = LogitsProcessorList()
+        if params.penalized:  # before sampling, as in vLLM: penalties shift logits, temperature then scales them
+            processors.append(_Penalties(enc["input_ids"].shape[1], params.presence_penalty, params.frequency_penalty))
         if params.temperature > 0:
             gens = [torch.Generator().manual_seed(int(r.seed) % (2**63)) for r in requests]
             processors.append(_SeededSampler(gens, params.temperature, params.top_p, params.top_k))

@@ -7,6 +7,11 @@ Standard library only (urllib), ``POST {base_url}/chat/completions``; requests r
 The API key is read from the environment variable named by ``api_key_env`` at the moment a request is
 sent. It is never an attribute of the backend, never in a repr, a log line, an error message or a
 Generation, so it cannot reach results or reports.
+
+Stop tokens: the server applies the model's chat template and stops on its generation config's EOS ids
+(vLLM serve: ``--generation-config auto``, which for chat models includes the end-of-turn token). A server
+that does not can be given the ids with ``extra_body={"stop_token_ids": [...]}`` (vLLM/SGLang extension).
+Presence/frequency penalties are sent as the OpenAI API's own fields.
 """
 
 from __future__ import annotations
@@ -74,6 +79,9 @@ class OpenAIBackend:
                                 "n": 1}
         if params.top_k and params.top_k > 0:
             body["top_k"] = params.top_k  # vLLM/SGLang extension; the OpenAI API has no top_k
+        if params.penalized:  # OpenAI API fields, also served by vLLM and SGLang
+            body["presence_penalty"] = params.presence_penalty
+            body["frequency_penalty"] = params.frequency_penalty
         if params.logprobs:
             body["logprobs"] = True
         body.update(self.extra_body)

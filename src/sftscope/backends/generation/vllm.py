@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 from typing import Any, Sequence
 
-from .base import Generation, GenerationRequest, SamplingParams
+from .base import Generation, GenerationRequest, SamplingParams, stop_ids
 
 
 class VLLMBackend:
@@ -48,13 +48,22 @@ class VLLMBackend:
             kwargs["max_model_len"] = int(max_model_len)
         self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
+        # vLLM stops on the tokenizer's EOS only; the chat template's end-of-turn token (e.g. <|im_end|> for
+        # a model whose EOS is <|endoftext|>) and the generation config's EOS ids are added here.
+        self.stop_token_ids = sorted(stop_ids(self.tokenizer, _generation_config(model, trust_remote_code)))
 
     def sampling_params(self, params: SamplingParams, seed: int, n: int = 1):
         """The vLLM ``SamplingParams`` for one request."""
+        extra: dict[str, Any] = {}
+        if params.penalized:
+            extra.update(presence_penalty=float(params.presence_penalty),
+                         frequency_penalty=float(params.frequency_penalty))
+        if self.stop_token_ids:
+            extra["stop_token_ids"] = list(self.stop_token_ids)
         return self._vllm.SamplingParams(
             n=int(n), temperature=float(params.temperature), top_p=float(params.top_p),
             top_k=int(params.top_k) if params.top_k and params.top_k > 0 else -1,
-            max_tokens=int(params.max_new_tokens), seed=int(seed), logprobs=0 if params.logprobs else None)
+            max_tokens=int(params.max_new_tokens), seed=int(seed), logprobs=0 if params.logprobs else None, **extra)
 
     def _chat(self, conversations: list[list[dict]], sps: list) -> list:
         kwargs: dict[str, Any] = {"sampling_params": sps, "use_tqdm": False, "add_generation_prompt": True}
@@ -103,3 +112,14 @@ class VLLMBackend:
                 torch.cuda.empty_cache()
         except ImportError:
             pass
+
+
+def _generation_config(model: str, trust_remote_code: bool) -> Any:
+    """The model's ``generation_config.json`` (its EOS ids), or None when it has none."""
+    try:
+        from transformers import GenerationConfig
+
+        # local only: vLLM has already downloaded the model into the cache (and tests must never reach the hub)
+        return GenerationConfig.from_pretrained(model, trust_remote_code=trust_remote_code, local_files_only=True)
+    except Exception:  # noqa: BLE001 - absent or unreadable: the tokenizer's EOS still applies
+        return None

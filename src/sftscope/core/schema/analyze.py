@@ -31,6 +31,10 @@ class AnalyzeConfig(StrictModel):
         400, ge=1, description="responses tagged per (run, step, domain), seeded sample; null = all "
         "(the rule tagger reads ~100 us per sentence: a full sweep of long traces takes hours)")
     llm_tagger: LLMTaggerConfig | None = None
+    protocol: str | None = Field(None, description="analyze the scores of this evaluation protocol (paper, default; "
+                                 "`sftscope rescore` adds others); null = the score each sample was generated with")
+    extraction: Literal["final", "whole"] | None = Field(None, description="with protocol: only scores of this "
+                                                          "extraction")
 
 
 class ReportConfig(StrictModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..config import StrictModel
 
@@ -21,7 +21,15 @@ class EvalConfig(StrictModel):
     seed: int = 0
     batch_size: int = Field(16, ge=1)
     executor: Literal["local", "ray"] = "local"
-    preset: str | None = Field(None, description="decoding preset, e.g. `paper`")
+    protocol: str | None = Field(None, description="evaluation protocol: `paper` (the study's authors) or "
+                                 "`default` (sftscope's strict one); see `sftscope ls benchmarks --protocol paper`")
+    per_benchmark: dict[str, dict] = Field(
+        default_factory=dict, description="benchmark -> {samples, temperature, top_p, top_k, max_new_tokens, "
+        "presence_penalty, frequency_penalty, extraction}: beats the global values and the protocol")
+    presence_penalty: float = Field(0.0, ge=-2, le=2)
+    frequency_penalty: float = Field(0.0, ge=-2, le=2)
+    extraction: Literal["final", "whole"] | None = Field(
+        None, description="answer extraction for every benchmark: final (after the last </think>) or whole")
     base: str | None = Field(None, description="base model evaluated as step 0 (defaults to train.model)")
     checkpoints: list[str] | None = Field(None, description="explicit checkpoints (defaults to the train stage output)")
     judge: dict | None = Field(None, description="OpenAI-compatible judge settings for judged benchmarks")
@@ -38,3 +46,13 @@ class EvalConfig(StrictModel):
     chat_template: str | None = Field(
         None, description="template for every checkpoint of the sweep, the base (step 0) included: `chatml`, "
         "`qwen_base`, a .jinja file or a Jinja string; unset: each checkpoint's own (the base's hub template)")
+
+    @field_validator("per_benchmark")
+    @classmethod
+    def _known_fields(cls, v: dict) -> dict:
+        from ..protocols import per_benchmark_problems
+
+        problems = per_benchmark_problems(v)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v

@@ -4,7 +4,8 @@ import importlib
 
 # One module per suite or domain, each owned by one part of the project. The study's suite is one module
 # per domain; their shared helpers (``loading``), LiveCodeBench's test-case decoding
-# (``livecodebench_cases``), decoding presets (``presets``) and judged copies (``judged``) register nothing.
+# (``livecodebench_cases``) and judged copies (``judged``) register nothing; per-benchmark prompts, decoding
+# and scorers of each evaluation protocol are in ``sftscope.core.protocols``.
 _SPEC_MODULES = (
     "sftscope.evaluate.benchmarks.offline",      # countdown + reasoning-gym suites (no download)
     "sftscope.evaluate.benchmarks.math",         # math500, aime24, aime25, gsm8k

@@ -27,15 +27,17 @@ def lcb_prompt(item: Mapping[str, Any]) -> list[dict]:
 
 def _lcb_tests(spec: BenchmarkSpec, where: str, row: Mapping[str, Any]) -> dict:
     """The item's tests: every public + private case, stdin or functional (with the function's name)."""
-    cases = (decode_lcb_tests(row.get("public_test_cases"), f"{where} public_test_cases")
-             + decode_lcb_tests(row.get("private_test_cases"), f"{where} private_test_cases"))
+    public = decode_lcb_tests(row.get("public_test_cases"), f"{where} public_test_cases")
+    cases = public + decode_lcb_tests(row.get("private_test_cases"), f"{where} private_test_cases")
     if not cases:
         raise DataError(f"benchmark {spec.name!r}: {where}: no test cases (public_test_cases and "
                         f"private_test_cases are both empty or missing)")
     for k, c in enumerate(cases, 1):
         require(spec, f"{where} test case {k}", c, ("input", "output"), what="test case")
     kind = "functional" if cases[0].get("testtype") == "functional" else "stdin"
-    tests = {"kind": kind, "cases": [{"input": c["input"], "output": c["output"]} for c in cases]}
+    # n_public: the first n cases are the public ones (the paper protocol runs the private ones only)
+    tests = {"kind": kind, "cases": [{"input": c["input"], "output": c["output"]} for c in cases],
+             "n_public": len(public)}
     if kind == "functional":
         meta = row.get("metadata") or "{}"
         try:

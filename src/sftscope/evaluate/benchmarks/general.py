@@ -1,4 +1,5 @@
-"""General benchmarks of the study: HaluEval (QA samples), TruthfulQA (generation), AlpacaEval."""
+"""General benchmarks of the study: HaluEval (QA, dialogue and summarization samples), TruthfulQA
+(generation), AlpacaEval."""
 
 from __future__ import annotations
 
@@ -28,6 +29,32 @@ def load_halueval(spec: BenchmarkSpec, source: str | None = None) -> list[dict]:
     return items
 
 
+def _halueval_dialogue_prompt(item: Mapping[str, Any]) -> list[dict]:
+    return [{"role": "user", "content": f"#Knowledge#: {item['knowledge']}\n#Dialogue History#: "
+             f"{item['dialogue_history']}\n#Response#: {item['candidate']}\n\n"
+             + HALUEVAL_INSTRUCTION.replace("the answer to the question", "the response")}]
+
+
+def _halueval_summarization_prompt(item: Mapping[str, Any]) -> list[dict]:
+    return [{"role": "user", "content": f"#Document#: {item['document']}\n#Summary#: {item['candidate']}\n\n"
+             + HALUEVAL_INSTRUCTION.replace("the answer to the question", "the summary of the document")}]
+
+
+def _halueval_loader(prefix: str, fields: tuple[str, ...], candidate: str):
+    """HaluEval dialogue/summarization samples: the context fields, the judged text as ``candidate``,
+    A = Yes (hallucinated), B = No."""
+    def load(spec: BenchmarkSpec, source: str | None = None) -> list[dict]:
+        items = []
+        for where, row in checked_rows(spec, source, (*fields, candidate, "hallucination")):
+            label = two_valued(spec, where, row, "hallucination", ("yes", "no"))
+            ctx = {f: str(row[f]) for f in fields}
+            items.append({"id": row_id(prefix, *ctx.values(), str(row[candidate])), **ctx,
+                          "candidate": str(row[candidate]), "question": "", "choices": ["Yes", "No"],
+                          "answer": "A" if label == "yes" else "B"})
+        return items
+    return load
+
+
 def load_truthfulqa(spec: BenchmarkSpec, source: str | None = None) -> list[dict]:
     """TruthfulQA generation items with their correct and incorrect reference answers."""
     items = []
@@ -48,6 +75,13 @@ def load_alpacaeval(spec: BenchmarkSpec, source: str | None = None) -> list[dict
 
 register("halueval", "general", load_halueval, "choice", "pminervini/HaluEval", "data", "qa_samples",
          prompt=halueval_prompt, description="HaluEval QA samples: is the answer hallucinated? (Yes/No)")
+register("halueval_dialogue", "general", _halueval_loader("halueval_dialogue", ("knowledge", "dialogue_history"),
+                                                         "response"), "choice", "pminervini/HaluEval", "data",
+         "dialogue_samples", prompt=_halueval_dialogue_prompt,
+         description="HaluEval dialogue samples: is the response hallucinated? (Yes/No)")
+register("halueval_summarization", "general", _halueval_loader("halueval_summarization", ("document",), "summary"),
+         "choice", "pminervini/HaluEval", "data", "summarization_samples", prompt=_halueval_summarization_prompt,
+         description="HaluEval summarization samples: is the summary hallucinated? (Yes/No)")
 register("truthfulqa", "general", load_truthfulqa, "truthfulqa_reference", "truthfulqa/truthful_qa", "validation",
          "generation", prompt=plain_prompt,
          description="TruthfulQA generation (817); offline reference-overlap scorer, or the truth/info LLM judges")

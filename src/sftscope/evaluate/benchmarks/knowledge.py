@@ -35,4 +35,4 @@ def load_mmlu_pro_1k(spec: BenchmarkSpec, source: str | None = None, size: int =
 register("mmlu_pro", "knowledge", load_mmlu_pro, "choice", "TIGER-Lab/MMLU-Pro", "test", prompt=choice_prompt,
          description="MMLU-Pro test (12,032 questions, up to 10 options)")
 register("mmlu_pro_1k", "knowledge", load_mmlu_pro_1k, "choice", "TIGER-Lab/MMLU-Pro", "test", prompt=choice_prompt,
-         description=f"fixed 1k subset of MMLU-Pro (smallest sha256('{MMLU_PRO_1K_SEED}', id)); greedy in the paper preset")
+         description=f"fixed 1k subset of MMLU-Pro (smallest sha256('{MMLU_PRO_1K_SEED}', id)); the paper protocol takes the authors' file via --source")

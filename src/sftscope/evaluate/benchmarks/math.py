@@ -42,7 +42,7 @@ def load_gsm8k(spec: BenchmarkSpec, source: str | None = None) -> list[dict]:
 register("math500", "math", math_loader("math500", ("problem",), ("answer",), ("unique_id",)), "math",
          "HuggingFaceH4/MATH-500", "test", description="MATH-500 (Lightman et al. subset), math-verify on the last \\boxed{}")
 register("aime24", "math", math_loader("aime24", ("problem", "Problem"), ("answer", "Answer"), ("id", "ID")), "math",
-         "HuggingFaceH4/aime_2024", "train", description="AIME 2024 (30 problems), avg@10 in the paper preset")
+         "HuggingFaceH4/aime_2024", "train", description="AIME 2024 (30 problems), avg@10 in the paper protocol")
 register("aime25", "math", math_loader("aime25", ("problem", "question"), ("answer",), ("id",)), "math",
          "yentinglin/aime_2025", "train", description="AIME 2025 (30 problems)")
 register("gsm8k", "math", load_gsm8k, "math", "openai/gsm8k", "test", "main",
