@@ -12,6 +12,7 @@ from .analyze import AnalyzeConfig, ReportConfig
 from ..config import StrictModel
 from .data import DataConfig, Variant
 from .evaluate import EvalConfig
+from .tracking import TrackingConfig
 from .train import TrainConfig
 
 
@@ -29,3 +30,4 @@ class RunConfig(StrictModel):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     analyze: AnalyzeConfig = Field(default_factory=AnalyzeConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
