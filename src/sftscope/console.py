@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Iterator, Literal
 
@@ -215,17 +216,33 @@ class RunConsole(Reporter):
 
 
 def _silence_library_bars():
-    """Turn off transformers' own tqdm bars (model loading, shard writing) for the run; returns the undo.
+    """Turn off transformers' and huggingface_hub's tqdm bars (model loading, shard writing) for the run;
+    returns the undo.
 
-    (``TQDM_DISABLE`` would not do: tqdm reads it once, when first imported. The trainer's and the
-    executors' bars are replaced by the stages themselves when a display is installed.)"""
-    try:
-        from transformers.utils import logging as hf_logging
-    except ImportError:  # no transformers, no bars of its own
-        return lambda: None
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    return hf_logging.enable_progress_bar if was_on else (lambda: None)
+    Both read ``HF_HUB_DISABLE_PROGRESS_BARS`` once, when imported, so the variable covers a library imported
+    during the run and the API one imported before. (``TQDM_DISABLE`` would not do: tqdm reads it at import
+    too. The trainer's and the executors' bars are replaced by the stages when a display is installed.)"""
+    loaded = sys.modules.get("transformers.utils.logging")
+    was_on = loaded.is_progress_bar_enabled() if loaded is not None else None
+    if loaded is not None:
+        loaded.disable_progress_bar()
+    old_env = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+
+    def undo() -> None:
+        if old_env is None:
+            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+        else:
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = old_env
+        hf_logging = sys.modules.get("transformers.utils.logging")
+        with warnings.catch_warnings():
+            # huggingface_hub keeps its own bars off for the process when the variable was set at its import
+            # (and says so in a warning): only its downloads stay quiet after a run, transformers' bars return.
+            warnings.simplefilter("ignore", UserWarning)
+            if hf_logging is not None and (was_on or (loaded is None and old_env is None)):
+                hf_logging.enable_progress_bar()  # as it was, or as it would be had it been imported after the run
+
+    return undo
 
 
 def summary_rows(analysis_dir: Path) -> list[dict]:
