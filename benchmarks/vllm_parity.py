@@ -193,9 +193,16 @@ def main() -> int:
         adapter = make_adapter(base, Path(tmp) / "adapter")
         full = str(merged(adapter, Path(tmp) / "merged"))
         models = [("organism-small", base, base, base)]
+        if args.tp > 1:  # the organism's 3 attention heads do not split over 2 ranks: a random 4-head llama does
+            from sftscope.testing import tiny_causal_lm
+
+            tiny = Path(tmp) / "tiny4"
+            tiny_causal_lm(tiny, arch="llama", hidden=128, layers=2, heads=4, kv_heads=2, intermediate=256)
+            models = [("tiny-4heads", str(tiny), str(tiny), str(tiny))]
+            args.checkpoint, full = [], None
         models += [(Path(c).parent.name + "/" + Path(c).name, c, c, c) for c in args.checkpoint]
         # The adapter folder itself to both backends: vLLM applies it with its LoRA support, hf merges it.
-        models += [("lora-adapter", str(adapter), str(adapter), full)]
+        models += [("lora-adapter", str(adapter), str(adapter), full)] if full else []
         for label, path, hf_path, ref_path in models:
             try:
                 compare_model(label, path, hf_path, ref_path, msgs, table, engine)

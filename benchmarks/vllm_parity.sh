@@ -32,3 +32,12 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 t0=$(date +%s)
 "$VENV/bin/python" benchmarks/vllm_parity.py ${VLLM_PARITY_OUT:+--out "$VLLM_PARITY_OUT"} "$@"
 echo "[vllm_parity] parity run took $(( $(date +%s) - t0 ))s" >&2
+
+# Tensor parallel over 2 ranks, one core each: vLLM's automatic binding wants a NUMA node per rank, and a
+# small machine has one, so the cores are bound by hand ("0|1"). Needs 2 cores; VLLM_PARITY_TP2=0 skips it.
+if [ "${VLLM_PARITY_TP2:-1}" != 0 ] && [ "$(nproc)" -ge 2 ]; then
+  t0=$(date +%s)
+  VLLM_CPU_OMP_THREADS_BIND="0|1" "$VENV/bin/python" benchmarks/vllm_parity.py --tp 2 \
+    ${VLLM_PARITY_OUT:+--out "${VLLM_PARITY_OUT%.md}-tp2.md"}
+  echo "[vllm_parity] tensor-parallel run took $(( $(date +%s) - t0 ))s" >&2
+fi
