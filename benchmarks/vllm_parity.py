@@ -99,7 +99,8 @@ class Table:
 
     def markdown(self) -> str:
         lines = ["| model | check | result | detail |", "| --- | --- | --- | --- |"]
-        lines += [f"| {m} | {c} | {'pass' if ok else '**FAIL**'} | {d} |" for m, c, ok, d in self.rows]
+        cell = lambda text: text.replace("|", "\\|")  # noqa: E731 - a pipe in a cell would split it
+        lines += [f"| {m} | {cell(c)} | {'pass' if ok else '**FAIL**'} | {cell(d)} |" for m, c, ok, d in self.rows]
         return "\n".join(lines)
 
 
