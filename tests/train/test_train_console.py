@@ -100,3 +100,33 @@ def test_mlflow_gets_training_and_evaluation_in_one_run(tiny_model, rows_file, t
     assert [r.info.run_name for r in runs] == ["quick-cot"]
     assert len(client.get_metric_history(runs[0].info.run_id, "loss")) == 6
     assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "eval/countdown3")] == [3]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="wandb: pip install -e .[dev]")
+def test_wandb_offline_training_run_is_the_trackers_run(tiny_model, rows_file, tmp_path, monkeypatch):
+    """report_to: [wandb] reaches transformers' callback, which logs into the run whose id evaluate and analyze
+    derive from the same project and run name (so their series land next to the loss)."""
+    from sftscope.backends.tracking import wandb_run_id
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.delenv("WANDB_PROJECT", raising=False)
+    train(base_cfg(tiny_model, rows_file, report_to=["wandb"]), None, tmp_path / "ckpt", progress=False,
+          tracking=("proj", "quick-cot"))
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert [r.name.rsplit("-", 1)[1] for r in runs] == [wandb_run_id("proj", "quick-cot")]
+    assert "WANDB_PROJECT" not in __import__("os").environ  # the environment is restored after training
+
+
+@pytest.mark.skipif(importlib.util.find_spec("trackio") is None, reason="trackio: pip install -e .[dev]")
+def test_trackio_training_run_gets_the_project_and_run_name(tiny_model, rows_file, tmp_path, monkeypatch):
+    import trackio.sqlite_storage as storage
+    import trackio.utils
+
+    monkeypatch.setattr(trackio.utils, "TRACKIO_DIR", tmp_path)
+    monkeypatch.setattr(storage, "TRACKIO_DIR", tmp_path)
+    train(base_cfg(tiny_model, rows_file, report_to=["trackio"]), None, tmp_path / "ckpt", progress=False,
+          tracking=("proj", "quick-cot"))
+    logs = storage.SQLiteStorage.get_logs("proj", "quick-cot")
+    assert len([r for r in logs if "train/loss" in r]) == 6
