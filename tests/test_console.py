@@ -67,7 +67,7 @@ def test_plain_mode_prints_lines_without_redraws(monkeypatch):
     text = out.getvalue()
     assert "\r" not in text and "\x1b[" not in text  # no cursor movement, no colors
     lines = text.splitlines()
-    assert lines[0] == "▶ train cot" and lines[-1] == "· evaluate cot: done earlier, skipped"
+    assert lines[0] == "▶ train cot" and lines[-1] == "· evaluate:cot: done earlier, skipped"
     assert [ln for ln in lines if "checkpoint-" in ln] == [f"  train cot: checkpoint-{s}/24 · loss {3.0 / s:.3f}"
                                                            for s in (6, 12, 18, 24)]
     assert len(lines) == 7  # a few lines per checkpoint, none per step

@@ -133,7 +133,7 @@ class RunConsole(Reporter):
         self.line(f"✓ {self._stage} ({format_duration(time.time() - t0)})")
 
     def skipped(self, key: str) -> None:
-        self.line(f"· {key.replace(':', ' ')}: done earlier, skipped")
+        self.line(f"· {key}: done earlier, skipped")  # the manifest's key (train:cot), as --force takes it
 
     # ---- Reporter ------------------------------------------------------------------------------------------
     def begin(self, label: str, total: int | None, unit: str = "", done: int = 0) -> None:
