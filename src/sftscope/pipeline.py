@@ -36,20 +36,25 @@ STAGE_TABLE = (
 STAGES = tuple(name for name, _, _ in STAGE_TABLE)
 
 
-def _echo(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+def run_pipeline(cfg, only: list[str] | None = None, force: list[str] | None = None, console=None) -> Path:
+    """Run the configured stages; returns the run directory. ``console``: a :class:`~sftscope.console.RunConsole`
+    (default: live on a terminal, plain lines otherwise)."""
+    from .console import RunConsole
+
+    console = console or RunConsole()
+    with console.session():
+        return _run_stages(cfg, RunLayout.of(cfg.runs_dir, cfg.name), only, force, console)
 
 
-def run_pipeline(cfg, only: list[str] | None = None, force: list[str] | None = None) -> Path:
-    """Run the configured stages; returns the run directory."""
-    layout = RunLayout.of(cfg.runs_dir, cfg.name)
+def _run_stages(cfg, layout: RunLayout, only, force, console) -> Path:
     layout.init(config_yaml=dump_yaml(cfg), config_hash=config_hash(cfg))
     for key in layout.load_manifest().get("stages", {}):
         if any(key == f or key.startswith(f + ":") for f in force or []):
             layout.update_stage(key, status="forced")
     conditions = expand_conditions(cfg)
     selected = [s for s in STAGES if s in cfg.stages and (not only or s in only)]
-    _echo(f"[sftscope] run {cfg.name}: {len(conditions)} condition(s), stages {', '.join(selected)} -> {layout.path}")
+    console.line(f"sftscope run {cfg.name}: {len(conditions)} condition(s), stages {', '.join(selected)} -> "
+                 f"{layout.path}")
     t0 = time.time()
     changed = False
     for name, module_name, per_condition in STAGE_TABLE:
@@ -57,14 +62,13 @@ def run_pipeline(cfg, only: list[str] | None = None, force: list[str] | None = N
             continue
         module = importlib.import_module(module_name)
         for cond in conditions if per_condition else [None]:
-            changed |= _run_stage(module, name, cfg, layout, cond, upstream_changed=changed)
-    _echo(f"[sftscope] done in {time.time() - t0:.0f}s")
-    if layout.report_index.exists():
-        _echo(f"[sftscope] report: {layout.report_index.resolve()}")
+            changed |= _run_stage(module, name, cfg, layout, cond, upstream_changed=changed, console=console)
+    console.summary(layout.analysis_dir, layout.report_index, time.time() - t0)
     return layout.path
 
 
-def _run_stage(module, name: str, cfg, layout: RunLayout, cond: Condition | None, upstream_changed: bool) -> bool:
+def _run_stage(module, name: str, cfg, layout: RunLayout, cond: Condition | None, upstream_changed: bool,
+               console) -> bool:
     """Run (or skip) one stage for one condition; True when it did work that later stages depend on."""
     key = name if cond is None else f"{name}:{cond.name}"
     stage_cfg = cond.cfg if cond is not None else cfg
@@ -72,10 +76,9 @@ def _run_stage(module, name: str, cfg, layout: RunLayout, cond: Condition | None
     if outputs is not None and not upstream_changed:
         files = outputs(stage_cfg, layout, cond)
         if layout.is_done(key) and all(Path(p).exists() for p in files):
-            _echo(f"[sftscope] {key}: done earlier, skipped")
+            console.skipped(key)
             return False
-    _echo(f"[sftscope] {key}: running")
-    with layout.stage(key) as info, _stage_log(layout.log_file(name, cond.name if cond else None)):
+    with console.stage(key), layout.stage(key) as info, _stage_log(layout.log_file(name, cond.name if cond else None)):
         result = module.run(stage_cfg, layout, cond) or {}
         info.update({k: v for k, v in result.items() if k != "changed"})
     return bool(result.get("changed", True))
@@ -116,6 +119,8 @@ def register(app) -> None:
         force: Optional[str] = typer.Option(None, "--force", help="comma-separated stages to rerun even if done "
                                             "(stored samples are keyed by checkpoint name: after retraining, use a new run name)"),
         runs_dir: Optional[str] = typer.Option(None, "--runs-dir", help="parent folder of run directories"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="only errors, the summary table and the report path"),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="also echo every log record (logs/ has them all)"),
     ):
         """Run the whole study from one config: data, train, evaluate, analyze, report (finished stages are skipped)."""
         if config and "=" in config:  # `sftscope run train.lr=1e-4` with no config name
@@ -129,4 +134,10 @@ def register(app) -> None:
                 from .core.errors import did_you_mean
 
                 raise SftscopeError(f"--only: unknown stage {s!r}.{did_you_mean(s, STAGES)} Stages: {', '.join(STAGES)}")
-        run_pipeline(cfg, only=only_list, force=[s.strip() for s in force.split(",")] if force else None)
+        if quiet and verbose:
+            raise SftscopeError("--quiet and --verbose contradict each other: give one of them")
+        from .console import RunConsole
+
+        console = RunConsole(verbosity="quiet" if quiet else "verbose" if verbose else "normal")
+        run_pipeline(cfg, only=only_list, force=[s.strip() for s in force.split(",")] if force else None,
+                     console=console)

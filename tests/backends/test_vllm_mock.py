@@ -33,10 +33,15 @@ class _FakeLLM:
         outs = []
         for conv, sp in zip(conversations, sampling_params):
             n = sp.kw["n"]
-            comps = [SimpleNamespace(text=f"{conv[-1]['content']}|seed={sp.kw['seed']}|{j}", token_ids=[11, 12, 13],
-                                     finish_reason="length" if sp.kw["max_tokens"] <= 3 else "stop",
-                                     logprobs=[{11: SimpleNamespace(logprob=-0.5)}, {12: SimpleNamespace(logprob=-1.0)},
-                                               {13: SimpleNamespace(logprob=-2.0)}] if sp.kw["logprobs"] is not None else None)
+            # As the real engine does: a text ended by EOS keeps the EOS id (2) in token_ids and logprobs, with
+            # stop_reason None; a text cut by max_tokens has no EOS.
+            eos = sp.kw["max_tokens"] > 3
+            lps = [{11: SimpleNamespace(logprob=-0.5)}, {12: SimpleNamespace(logprob=-1.0)},
+                   {13: SimpleNamespace(logprob=-2.0)}] + ([{2: SimpleNamespace(logprob=-0.1)}] if eos else [])
+            comps = [SimpleNamespace(text=f"{conv[-1]['content']}|seed={sp.kw['seed']}|{j}",
+                                     token_ids=[11, 12, 13] + ([2] if eos else []), stop_reason=None,
+                                     finish_reason="stop" if eos else "length",
+                                     logprobs=lps if sp.kw["logprobs"] is not None else None)
                      for j in range(n)]
             outs.append(SimpleNamespace(prompt_token_ids=[1, 2, 3, 4], outputs=comps))
         return outs
@@ -47,6 +52,10 @@ def fake_vllm(monkeypatch):
     mod = types.ModuleType("vllm")
     mod.LLM, mod.SamplingParams = _FakeLLM, _FakeSP
     monkeypatch.setitem(sys.modules, "vllm", mod)
+    lora = types.ModuleType("vllm.lora.request")
+    lora.LoRARequest = lambda name, lora_id, path: SimpleNamespace(name=name, lora_id=lora_id, path=path)
+    monkeypatch.setitem(sys.modules, "vllm.lora", types.ModuleType("vllm.lora"))
+    monkeypatch.setitem(sys.modules, "vllm.lora.request", lora)
     _FakeLLM.instances.clear()
     return mod
 
@@ -105,3 +114,28 @@ def test_module_import_does_not_import_vllm(monkeypatch):
 
     importlib.import_module("sftscope.backends.generation.vllm")
     assert "vllm" not in sys.modules
+
+
+@pytest.mark.parametrize("rank, max_rank, tokenizer", [(8, 8, True), (12, 16, False), (600, 512, False)])
+def test_adapter_folder_runs_on_its_base_with_vllm_lora(fake_vllm, tmp_path, rank, max_rank, tokenizer):
+    """An adapter folder (what training with lora: true writes) is served by vLLM's LoRA support on its base,
+    as the hf backend merges it (the real engine refused the folder as a model: benchmarks/vllm_parity.sh)."""
+    import json
+
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "org/base", "r": rank}))
+    if tokenizer:
+        (tmp_path / "tokenizer_config.json").write_text("{}")
+    be = load_backend("vllm", str(tmp_path), enforce_eager=True)
+    kw = _FakeLLM.instances[0].init_kwargs
+    assert kw["model"] == "org/base" and kw["enable_lora"] is True and kw["max_lora_rank"] == max_rank
+    assert kw.get("tokenizer") == (str(tmp_path) if tokenizer else None)
+    be.generate([_req("a", 1)], SamplingParams())
+    assert _FakeLLM.instances[0].calls[0]["lora_request"].path == str(tmp_path)
+
+
+def test_adapter_without_base_is_one_clear_error(fake_vllm, tmp_path):
+    from sftscope.core.errors import SftscopeError
+
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.raises(SftscopeError, match="no 'base_model_name_or_path'; pass base_model="):
+        load_backend("vllm", str(tmp_path))

@@ -159,7 +159,34 @@ def run(cfg, layout: RunLayout, condition=None, progress: Callable[[str], None] 
     if cfg.analyze.probe_rows and all(layout.probe_refs(s).is_file() for s in PROBE_SETS):
         run_probes(cfg, layout, progress)
     analyze_store(layout.results_db, layout.analysis_dir, cfg.analyze, progress=progress)
+    _track(cfg, layout)
     return {}
+
+
+def _track(cfg, layout: RunLayout) -> None:
+    """Each condition's verdict (text), and per domain its dip depth and final change at the last step, into
+    the trackers of ``tracking`` (the condition's own run, next to its training and evaluation series)."""
+    import json
+
+    from ..backends.tracking import tracking
+    from ..core.schema.tracking import TENSORBOARD_DIRNAME, tracker_run_name, trackers_of
+
+    trackers = trackers_of(cfg)
+    if not trackers:
+        return
+    conds = json.loads(layout.analysis_file("conditions.json").read_text(encoding="utf-8"))["conditions"]
+    for c in conds:
+        name = tracker_run_name(cfg.name, c["run"], cfg.tracking)
+        with tracking(trackers, cfg.tracking.project, name, layout.checkpoints(c["run"]) / TENSORBOARD_DIRNAME) as t:
+            t.text("analyze/verdict", str(c.get("verdict") or ""))
+            values = {}
+            for dom, d in (c.get("domains") or {}).items():
+                values[f"analyze/dip_depth/{dom}"] = d.get("dip_depth")
+                values[f"analyze/final_delta/{dom}"] = d.get("delta")
+            safety = c.get("safety") or {}
+            values["analyze/safety/refusal_change"] = safety.get("refusal_change")
+            steps = [d.get("final_step") for d in (c.get("domains") or {}).values() if d.get("final_step") is not None]
+            t.log(values, max(steps, default=0))
 
 
 def run_probes(cfg, layout: RunLayout, progress: Callable[[str], None] | None = None) -> None:

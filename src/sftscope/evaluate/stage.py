@@ -104,4 +104,20 @@ def run(cfg, layout: RunLayout, condition: Condition | None = None) -> dict:
     meta = {"condition": cond.name, **cond.settings, "variant": cfg.variant, "model": base,
             "in_domain": cfg.in_domain, "source": cfg.data.source}
     aggs = evaluate_checkpoints(ecfg, refs, layout.results_db, run=cond.name, run_meta=meta)
+    _track(cfg, layout, cond.name, aggs)
     return {"units": len(aggs)}
+
+
+def _track(cfg, layout: RunLayout, condition: str, aggs: list[dict]) -> None:
+    """One series per benchmark (``eval/<benchmark>``, the mean score) over training steps, in the trackers
+    of ``tracking`` (default: train.report_to), in the same runs as the training curves."""
+    import math
+
+    from ..backends.tracking import tracking
+    from ..core.schema.tracking import TENSORBOARD_DIRNAME, tracker_run_name, trackers_of
+
+    name = tracker_run_name(cfg.name, condition, cfg.tracking)
+    with tracking(trackers_of(cfg), cfg.tracking.project, name, layout.checkpoints(condition) / TENSORBOARD_DIRNAME) as t:
+        for step in sorted({a["step"] for a in aggs}) if t else []:
+            t.log({f"eval/{a['benchmark']}": a["mean"] for a in aggs
+                   if a["step"] == step and a.get("mean") is not None and not math.isnan(a["mean"])}, step)

@@ -22,6 +22,7 @@ from typing import Any, Iterable
 from ..backends.generation.base import SamplingParams
 from ..core.errors import RetryPolicy, SftscopeError
 from ..core.io import content_hash, read_rows
+from ..core.progress import Reporter, reporter
 from ..core.store import ResultsStore
 from . import metrics
 from ..core.checkpoints import CheckpointRef
@@ -167,17 +168,39 @@ def run_sweep(checkpoints: Iterable[CheckpointRef], benchmarks: Iterable[str], s
         reused = reuse_across_runs(store, plans)
         todo = [p for p in plans if p.pending]
         total = sum(p.pending for p in plans)
+        rep = reporter()
+        say = rep.event if rep.active else (lambda msg: print(f"sweep: {msg}", file=sys.stderr))
         if reused:
-            print(f"sweep: reused {reused} identical sample(s) stored under other runs (same model, prompt, "
-                  "settings and seed)", file=sys.stderr)
-        print(f"sweep: {len(ckpts)} checkpoint(s) x {len(specs)} benchmark(s); {total} of "
-              f"{sum(len(b) for p in plans for b in p.batches)} samples to generate", file=sys.stderr)
+            say(f"reused {reused} identical sample(s) stored under other runs (same model, prompt, "
+                "settings and seed)")
+        say(f"{len(ckpts)} checkpoint(s) x {len(specs)} benchmark(s); {total} of "
+            f"{sum(len(b) for p in plans for b in p.batches)} samples to generate")
         if todo:
-            make_executor(executor, progress).run(todo, lambda plan, rows: store.add_samples(rows), run_unit,
-                                                  make_cache=BackendCache)
+            rep.begin("evaluate", total, "samples")
+            make_executor(executor, progress and not rep.active).run(todo, _reporting_sink(store, rep), run_unit,
+                                                                     make_cache=BackendCache)
         for p in plans:  # cached or reused samples scored under another protocol: rescored, not regenerated
             ensure_scores(store, p)
         return [aggregate_unit(store, p, settings.n_boot, settings.seed) for p in plans]
+
+
+def _reporting_sink(store: ResultsStore, rep: Reporter):
+    """The executor's sink: store each batch (one transaction), then report progress and the unit's running
+    score (over its newly generated samples); one event line when a unit is complete."""
+    tallies: dict[str, list] = {}  # unit label -> [rows, score sum, scored rows]
+
+    def sink(plan: UnitPlan, rows: list[dict]) -> None:
+        store.add_samples(rows)
+        tally = tallies.setdefault(plan.label, [0, 0.0, 0])
+        scores = [r["score"] for r in rows if r.get("score") is not None]
+        tally[0], tally[1], tally[2] = tally[0] + len(rows), tally[1] + sum(scores), tally[2] + len(scores)
+        score = tally[1] / tally[2] if tally[2] else None
+        rep.advance(len(rows), checkpoint=f"step {plan.checkpoint.step}", benchmark=plan.benchmark, score=score)
+        if tally[0] >= plan.pending:
+            rep.event(f"step {plan.checkpoint.step} · {plan.benchmark} · "
+                      + (f"score {score:.3f}" if score is not None else "no score") + f" ({tally[0]} samples)")
+
+    return sink
 
 
 def reuse_across_runs(store: ResultsStore, plans: list[UnitPlan]) -> int:

@@ -22,6 +22,8 @@ from .checkpoints import (check_same_run, checkpoint_steps, completed, last_resu
                           training_hash)
 from ..core.schema import TrainConfig
 from .formatting import encode_rows, load_rows, require_eos, resolve_chat_template, rows_to_conversations
+from ..backends.tracking import require, trainer_env
+from ..core.schema.tracking import TENSORBOARD_DIRNAME, tracker_run_name
 from .recipes import Schedule, apply_recipe, resolve_schedule, select_subset
 
 log = logging.getLogger(__name__)
@@ -151,14 +153,18 @@ def load_model(model_path: str, cfg: TrainConfig):
 
 
 def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool = True,
-          extra_callbacks: list | None = None) -> list[Path]:
+          extra_callbacks: list | None = None, tracking: tuple[str, str] | None = None) -> list[Path]:
     """Train ``cfg`` on ``cfg.data`` (or ``data_path``) into ``out_dir``; return the checkpoint folders.
+
+    ``tracking``: (project, run name) for the trackers of ``train.report_to`` (default: sftscope, the
+    folder's name), the names evaluate and analyze use to add their series to the same runs.
 
     Writes ``out_dir/checkpoint-<step>/`` (HF format + meta.json), ``metrics.jsonl``, ``tensorboard/`` and
     ``train_config.yaml``. Returns at once when every planned checkpoint is already complete.
     """
     out_dir = Path(out_dir)
     prep = prepare(cfg, data_path)
+    integrations = report_to(prep.cfg)  # before any weight is loaded: an unknown or missing tracker fails now
     if not prep.steps:
         raise ConfigError([f"train: no checkpoint would be written in {prep.schedule.max_steps} steps (save_final is "
                            "off and no save step falls inside the run). Fix: save_final: true, or a smaller "
@@ -181,9 +187,12 @@ def train(cfg: TrainConfig, data_path: str | None, out_dir: Path, progress: bool
             raise SftscopeError(f"distributed training ended without every checkpoint of {prep.steps} in {out_dir}")
         return done
     resume = last_resumable(out_dir, prep.steps) if prep.cfg.resume else None
+    project, run_name = tracking or ("sftscope", out_dir.name)
     trainer = build_trainer(prep, out_dir, precision, progress, resume, extra_callbacks)
+    trainer.args.project, trainer.args.run_name = project, run_name  # trackio/wandb/mlflow read them at start
     _write_resolved(prep, out_dir, precision, trainer.memory_decision.as_dict())
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    with trainer_env(integrations, project, run_name):
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     missing = [s for s in prep.steps if not (checkpoint_dir(out_dir, s) / CHECKPOINT_META).is_file()]
     if missing and trainer.is_world_process_zero() and trainer.state.global_step >= prep.schedule.max_steps:
         raise SftscopeError(f"training ended but checkpoints {missing} were not written to {out_dir}")
@@ -206,9 +215,25 @@ def run(cfg, layout, condition=None) -> dict:
                             "does not exist); run the data stage or set train.data")
     out_dir = layout.checkpoints(name)
     before = sorted(p.parent.name for p in out_dir.glob(f"*/{CHECKPOINT_META}"))
-    paths = train(cfg.train, str(data_path), out_dir)
+    tracking = (cfg.tracking.project, tracker_run_name(cfg.name, condition.name if condition else None, cfg.tracking))
+    paths = train(cfg.train, str(data_path), out_dir, tracking=tracking)
     after = sorted(p.parent.name for p in out_dir.glob(f"*/{CHECKPOINT_META}"))
     return {"checkpoints": [p.name for p in paths], "changed": after != before}
+
+
+def report_to(cfg: TrainConfig) -> list[str]:
+    """``train.report_to`` as a list of transformers integrations, each known and installed (else one error)."""
+    names = [] if cfg.report_to == "none" else list(cfg.report_to)
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    from ..core.errors import did_you_mean
+
+    unknown = [n for n in names if n not in INTEGRATION_TO_CALLBACK]
+    if unknown:
+        raise ConfigError([f"train.report_to: unknown integration {n!r}.{did_you_mean(n, INTEGRATION_TO_CALLBACK)} "
+                           f"Choose from: {', '.join(INTEGRATION_TO_CALLBACK)}, or none" for n in unknown])
+    require([n for n in names if n != "tensorboard"], "train.report_to")  # tensorboard: a warning (see below)
+    return names
 
 
 def _write_resolved(prep: Prepared, out_dir: Path, precision: str, memory: dict | None = None) -> None:
@@ -262,14 +287,20 @@ def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool,
         meta = read_meta(resume)
         start = {"samples_seen": meta.get("samples_seen", 0), "tokens_seen": meta.get("tokens_seen", 0),
                  "step": meta.get("step", 0)}
-    callbacks = [make_save_callback(prep.steps), *(extra_callbacks or [])]
-    if int(os.environ.get("RANK", "0")) == 0:
+    from .progress import REPLACED, TrainProgress
+
+    callbacks = [make_save_callback(prep.steps), TrainProgress(bar=progress), *(extra_callbacks or [])]
+    integrations = report_to(cfg)
+    if "tensorboard" in integrations and int(os.environ.get("RANK", "0")) == 0:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # the `train` extra installs tensorboard; metrics.jsonl is written either way
             log.warning("train: tensorboard is not installed; writing metrics.jsonl only (pip install tensorboard)")
         else:
-            callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out_dir / "tensorboard"))))
+            callbacks.append(TensorBoardCallback(SummaryWriter(log_dir=str(out_dir / TENSORBOARD_DIRNAME))))
+    # transformers 5 dropped `logging_dir` (its TensorBoard callback would write to output_dir/runs/<date>),
+    # so TensorBoard is the explicit callback above; every other integration is transformers' own.
+    args.report_to = [t for t in integrations if t != "tensorboard"]
     collator = Collator(pad_token_id=prep.tokenizer.pad_token_id, padding_free=cfg.padding_free)
     trainer = SftscopeTrainer(
         model=model, args=args, train_dataset=datasets.Dataset.from_list(prep.examples),
@@ -279,6 +310,8 @@ def build_trainer(prep: Prepared, out_dir: Path, precision: str, progress: bool,
                   "max_steps": prep.schedule.max_steps, "lora": cfg.lora, "training_hash": training_hash(cfg)},
         start_counters=start, log_entropy=cfg.log_entropy, weight_decay_all=cfg.weight_decay_all,
         skip_nonfinite_grad=cfg.skip_nonfinite_grad)
+    for replaced in REPLACED:  # raw per-step dicts on stdout: TrainProgress shows and logs them instead
+        trainer.remove_callback(replaced)
     decision = static or memory.probe_and_apply(trainer, prep.examples, collator, prep.schedule.micro_batch_size,
                                                 precision, prep.schedule.grad_accum)
     log.info("train: gradient checkpointing %s (%s)", "on" if decision.enabled else "off", decision.reason)

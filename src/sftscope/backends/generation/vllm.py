@@ -13,16 +13,23 @@ its batch), logprobs -> logprobs=0 (only the sampled token's log-probability). `
 from __future__ import annotations
 
 import gc
+import json
+from pathlib import Path
 from typing import Any, Sequence
 
+from ...core.errors import SftscopeError
 from .base import Generation, GenerationRequest, SamplingParams, stop_ids
+
+_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
 
 class VLLMBackend:
     """vLLM offline engine.
 
     Args:
-        model: local path or hub id.
+        model: local path or hub id, or a PEFT LoRA adapter folder: its base (``adapter_config.json``'s
+            ``base_model_name_or_path``, or ``base_model``) is loaded and the adapter applied by vLLM's own LoRA
+            support (``enable_lora``), matching the hf backend's merged adapter.
         tensor_parallel_size: GPUs to shard the model over.
         dtype, max_model_len, gpu_memory_utilization, seed, enable_prefix_caching, trust_remote_code:
             passed to ``vllm.LLM``; ``engine_kwargs`` passes anything else.
@@ -33,13 +40,18 @@ class VLLMBackend:
 
     def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto", max_model_len: int | None = None,
                  gpu_memory_utilization: float = 0.9, seed: int = 0, enable_prefix_caching: bool = True,
-                 trust_remote_code: bool = False, chat_template_kwargs: dict | None = None, **engine_kwargs: Any):
+                 trust_remote_code: bool = False, chat_template_kwargs: dict | None = None,
+                 base_model: str | None = None, **engine_kwargs: Any):
         import vllm  # noqa: PLC0415 - imported only when this backend is chosen
 
         self._vllm = vllm
         self.model = model
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.chat_template = engine_kwargs.pop("chat_template_override", None)  # eval.chat_template
+        self.lora_request = None
+        adapter_cfg = Path(str(model)) / "adapter_config.json"
+        if adapter_cfg.is_file():
+            model, engine_kwargs = self._adapter(adapter_cfg, base_model, engine_kwargs)
         kwargs = {"model": model, "tensor_parallel_size": int(tensor_parallel_size), "dtype": dtype,
                   "gpu_memory_utilization": float(gpu_memory_utilization), "seed": int(seed),
                   "enable_prefix_caching": bool(enable_prefix_caching), "trust_remote_code": bool(trust_remote_code),
@@ -51,6 +63,26 @@ class VLLMBackend:
         # vLLM stops on the tokenizer's EOS only; the chat template's end-of-turn token (e.g. <|im_end|> for
         # a model whose EOS is <|endoftext|>) and the generation config's EOS ids are added here.
         self.stop_token_ids = sorted(stop_ids(self.tokenizer, _generation_config(model, trust_remote_code)))
+
+    def _adapter(self, adapter_cfg: Path, base_model: str | None, engine_kwargs: dict) -> tuple[str, dict]:
+        """(base model, engine kwargs with LoRA on) for an adapter folder; sets ``self.lora_request``."""
+        from vllm.lora.request import LoRARequest
+
+        try:
+            cfg = json.loads(adapter_cfg.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise SftscopeError(f"{adapter_cfg}:{e.lineno}: invalid JSON ({e.msg})") from None
+        base = base_model or cfg.get("base_model_name_or_path")
+        if not base:
+            raise SftscopeError(f"{adapter_cfg}: no 'base_model_name_or_path'; pass base_model= (CLI --base)")
+        folder = adapter_cfg.parent
+        # vLLM accepts only these ranks as max_lora_rank: the adapter's r rounded up.
+        rank = next((r for r in _LORA_RANKS if r >= int(cfg.get("r", 16))), _LORA_RANKS[-1])
+        extra = {"enable_lora": True, "max_lora_rank": rank}
+        if (folder / "tokenizer_config.json").is_file():  # the checkpoint's own chat template, as the hf backend
+            extra["tokenizer"] = str(folder)
+        self.lora_request = LoRARequest(folder.name or "adapter", 1, str(folder))
+        return base, {**extra, **engine_kwargs}
 
     def sampling_params(self, params: SamplingParams, seed: int, n: int = 1):
         """The vLLM ``SamplingParams`` for one request."""
@@ -67,6 +99,8 @@ class VLLMBackend:
 
     def _chat(self, conversations: list[list[dict]], sps: list) -> list:
         kwargs: dict[str, Any] = {"sampling_params": sps, "use_tqdm": False, "add_generation_prompt": True}
+        if self.lora_request is not None:
+            kwargs["lora_request"] = self.lora_request
         if self.chat_template_kwargs:
             kwargs["chat_template_kwargs"] = self.chat_template_kwargs
         if self.chat_template:
@@ -76,9 +110,15 @@ class VLLMBackend:
     @staticmethod
     def _to_generation(out: Any, completion: Any, want_logprobs: bool) -> Generation:
         token_ids = list(completion.token_ids or [])
+        if completion.finish_reason == "stop" and token_ids and (
+                getattr(completion, "stop_reason", None) is None or isinstance(completion.stop_reason, int)):
+            # The real engine keeps the EOS (or stop token id) that ended the text in token_ids (stop_reason None
+            # or the id; a stop *string* is cut from both): drop it, so token counts and log-probs cover the
+            # text only, as the hf backend's do (checked against vLLM's CPU build: benchmarks/vllm_parity.sh).
+            token_ids = token_ids[:-1]
         lps = None
         if want_logprobs and completion.logprobs is not None:
-            lps = [float(step[tid].logprob) for step, tid in zip(completion.logprobs, token_ids)]
+            lps = [float(step[tid].logprob) for step, tid in zip(completion.logprobs, token_ids, strict=False)]  # EOS step dropped
         return Generation(text=completion.text, prompt_tokens=len(out.prompt_token_ids or []),
                           completion_tokens=len(token_ids),
                           finish_reason="length" if completion.finish_reason == "length" else "stop",

@@ -8,7 +8,8 @@ from .analyze import AnalyzeConfig, LLMTaggerConfig, ReportConfig
 from .data import CountdownOptions, DataConfig, DistillOptions, HFSourceOptions, Variant
 from .evaluate import EvalConfig
 from .run import RunConfig
+from .tracking import TrackingConfig
 from .train import TrainConfig
 
 __all__ = ["AnalyzeConfig", "CountdownOptions", "DataConfig", "DistillOptions", "EvalConfig", "HFSourceOptions",
-           "LLMTaggerConfig", "ReportConfig", "RunConfig", "TrainConfig", "Variant"]
+           "LLMTaggerConfig", "ReportConfig", "RunConfig", "TrackingConfig", "TrainConfig", "Variant"]

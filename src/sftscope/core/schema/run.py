@@ -14,6 +14,7 @@ from ..layout import RunLayout
 from .analyze import AnalyzeConfig, ReportConfig
 from .data import DataConfig, Variant
 from .evaluate import EvalConfig
+from .tracking import TrackingConfig
 from .train import TrainConfig
 
 
@@ -31,6 +32,7 @@ class RunConfig(StrictModel):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     analyze: AnalyzeConfig = Field(default_factory=AnalyzeConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self):

@@ -94,6 +94,9 @@ class TrainConfig(StrictModel):
     loss_reduction: Literal["token_mean", "paper"] = Field(
         "token_mean", description="token_mean: mean over every loss token of the global batch; paper: see docs/training.md")
     log_entropy: bool = Field(True, description="log the mean token entropy of the student")
+    report_to: list[str] | Literal["none"] = Field(
+        default_factory=lambda: ["tensorboard"], description="transformers integrations (tensorboard, wandb, mlflow, "
+        "trackio, ...), as in TrainingArguments; tensorboard writes to <checkpoints>/tensorboard; none: off")
     num_processes: int = Field(1, ge=1, description="processes (GPUs); > 1 relaunches through `accelerate launch`")
     accelerate_config: str | None = Field(None, description="ddp | fsdp2 | zero3 or a path to an accelerate YAML")
     seed: int = 42
