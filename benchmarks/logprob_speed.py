@@ -100,9 +100,10 @@ def bench(name: str, model, lengths: list[int], chunk: int, repeats: int) -> lis
     for n in lengths:
         ids = torch.randint(0, vocab, (n,), generator=gen).tolist()
         start = n // 8  # a prompt of 1/8 of the sequence, as for a question and its long response
-        t, out = timed_pairs({"base": lambda: kv_cache_baseline(model, ids, start, chunk),
-                              "new": lambda: token_logprobs(model, ids, start, chunk).logprobs,
-                              "entropy": lambda: token_logprobs(model, ids, start, chunk, entropy=True)}, repeats)
+        t, out = timed_pairs({"base": lambda ids=ids, start=start: kv_cache_baseline(model, ids, start, chunk),
+                              "new": lambda ids=ids, start=start: token_logprobs(model, ids, start, chunk).logprobs,
+                              "entropy": lambda ids=ids, start=start: token_logprobs(model, ids, start, chunk,
+                                                                                     entropy=True)}, repeats)
         t_base, t_new, t_ent = t["base"], t["new"], t["entropy"]
         diff = float(np.abs(out["base"] - out["new"]).max())
         ratios.append(t_base / t_new)

@@ -36,8 +36,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout without installing
 
-from sftscope.train.collate import STATS_KEY, Collator  # noqa: E402  (torch only; no trl/datasets)
-from sftscope.train.flops import peak_flops, train_flops  # noqa: E402
+from sftscope.train.collate import STATS_KEY, Collator
+from sftscope.train.flops import peak_flops, train_flops
 
 IGNORE = -100
 
@@ -131,7 +131,7 @@ def fused_lm_loss():
             from liger_kernel.transformers.fused_linear_cross_entropy import LigerFusedLinearCrossEntropyLoss
         liger = LigerFusedLinearCrossEntropyLoss(reduction="sum")
         return "liger_fused_linear_cross_entropy", lambda w, h, y: liger(w, h, y)
-    except Exception:  # not installed, or an API this script does not know
+    except Exception:  # noqa: BLE001 - not installed, or an API this script does not know
         pass
 
     def _chunk(h, w, y):
@@ -247,8 +247,8 @@ def trainer_run(cfg, examples: list[dict], flash: bool, device: str, work: Path,
     import torch
     from transformers import TrainerCallback
 
-    from sftscope.testing import tiny_tokenizer
     from sftscope.core.schema import TrainConfig
+    from sftscope.testing import tiny_tokenizer
     from sftscope.train.recipes import resolve_schedule
     from sftscope.train.stage import Prepared, build_trainer
 
@@ -413,8 +413,8 @@ def tiny_main(args) -> dict:
     import torch
     from trl import SFTConfig, SFTTrainer
 
-    from sftscope.testing import tiny_causal_lm
     from sftscope.core.schema import TrainConfig
+    from sftscope.testing import tiny_causal_lm
     from sftscope.train.stage import build_trainer, prepare
 
     torch.set_num_threads(1)

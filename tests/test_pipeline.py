@@ -1,8 +1,8 @@
 import pytest
 
+from sftscope.core.conditions import expand_conditions
 from sftscope.core.config import load_config
 from sftscope.core.errors import ConfigError
-from sftscope.core.conditions import expand_conditions
 
 
 @pytest.mark.parametrize("name", ["demo", "quick"])

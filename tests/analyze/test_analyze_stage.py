@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from sftscope.core.schema import AnalyzeConfig
 from sftscope.analyze.stage import FILES
 from sftscope.analyze.stage import analyze_store as run
 from sftscope.analyze.synthetic import build_store
 from sftscope.cli import main
 from sftscope.core.errors import DataError
+from sftscope.core.schema import AnalyzeConfig
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +116,8 @@ def test_single_checkpoint_run_is_explicit(tmp_path):
 
 def test_llm_tagger_option_goes_through_load_backend(tmp_path, monkeypatch):
     import sftscope.backends.generation.base as gen
-    from sftscope.core.schema import LLMTaggerConfig
     from sftscope.backends.generation.base import Generation
+    from sftscope.core.schema import LLMTaggerConfig
 
     calls = {}
 

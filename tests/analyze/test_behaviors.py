@@ -21,8 +21,8 @@ ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "tagger_eval
 def test_labelled_sets_are_mostly_real_trace_style():
     for cases in (CASES, HELDOUT):
         assert sum(o == "trace" for _, _, o in cases) >= len(cases) / 2
-        assert all(set(l) <= set(beh.BEHAVIORS) for _, l, _ in cases)
-        assert any(not l for _, l, _ in cases)  # negatives present, so precision is measured
+        assert all(set(labels) <= set(beh.BEHAVIORS) for _, labels, _ in cases)
+        assert any(not labels for _, labels, _ in cases)  # negatives present, so precision is measured
     texts = [t for t, _, _ in CASES] + [t for t, _, _ in HELDOUT]
     assert len(set(texts)) == len(texts)  # the held-out set shares no sentence with the tuning set
 

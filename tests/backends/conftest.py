@@ -3,8 +3,6 @@
 import pytest
 
 
-
-
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     from sftscope.testing import tiny_causal_lm

@@ -9,11 +9,11 @@ import pytest
 
 from sftscope.backends.executors.local import LocalExecutor
 from sftscope.backends.generation.base import Generation
+from sftscope.core.benchmarks import BenchmarkSpec
+from sftscope.core.checkpoints import CheckpointRef
 from sftscope.core.errors import MissingDependencyError
 from sftscope.core.registry import BENCHMARKS, GENERATION_BACKENDS
 from sftscope.core.store import ResultsStore
-from sftscope.core.checkpoints import CheckpointRef
-from sftscope.core.benchmarks import BenchmarkSpec
 from sftscope.evaluate.runner import BackendCache, run_unit
 from sftscope.evaluate.sweep import SweepSettings, load_items, plan_unit, run_sweep
 

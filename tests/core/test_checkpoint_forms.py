@@ -56,7 +56,7 @@ def tree(tmp_path, monkeypatch):
     return tmp_path
 
 
-def P(tree: Path, rel: str) -> str:
+def _path(tree: Path, rel: str) -> str:
     return str((tree / rel).resolve())
 
 
@@ -83,7 +83,7 @@ FORMS = [
 def _expected(tree: Path, rows):
     out = []
     for run, step, rel in rows:
-        path = rel if rel.startswith("hf://") else P(tree, rel)
+        path = rel if rel.startswith("hf://") else _path(tree, rel)
         out.append((tree.name if run == "tree" else run, step, path))
     return sorted(out)
 

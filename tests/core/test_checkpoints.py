@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sftscope.core.errors import SftscopeError
 from sftscope.core import checkpoints as ck
+from sftscope.core.errors import SftscopeError
 
 
 def _model(folder: Path, kind="config.json", meta=None):
@@ -133,8 +133,8 @@ def test_materialize_offline_error(monkeypatch):
 
 
 def test_registered_model_name_as_base_resolves_to_its_folder(tmp_path, monkeypatch):
-    from sftscope.core.registry import MODELS
     from sftscope.core.checkpoints import resolve_checkpoints
+    from sftscope.core.registry import MODELS
 
     folder = tmp_path / "tiny-base"
     folder.mkdir()

@@ -5,8 +5,8 @@ import pytest
 
 from sftscope.core.errors import DataError, SftscopeError
 from sftscope.core.io import atomic_open, content_hash, read_jsonl, read_rows, write_jsonl, write_parquet
-from sftscope.core.registry import Registry
 from sftscope.core.layout import RunDir
+from sftscope.core.registry import Registry
 
 
 def test_atomic_write_keeps_old_file_on_crash(tmp_path):

@@ -2,9 +2,17 @@
 
 import pytest
 
-from sftscope.core.patterns import (FIELDS, NOT_ENOUGH, Point, analyze_table, analyze_trajectory, default_tol,
-                                       detect_scale, format_table)
 from sftscope.core.errors import SftscopeError
+from sftscope.core.patterns import (
+    FIELDS,
+    NOT_ENOUGH,
+    Point,
+    analyze_table,
+    analyze_trajectory,
+    default_tol,
+    detect_scale,
+    format_table,
+)
 
 STEPS = (0, 10, 20, 30, 40)
 

@@ -5,12 +5,13 @@ import re
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from sftscope.core.benchmarks import BOXED_INSTRUCTION
 from sftscope.core.schema import CountdownOptions
 from sftscope.data.countdown import build_countdown_rows
 from sftscope.data.rows import assistant_text
-from sftscope.core.benchmarks import BOXED_INSTRUCTION
 from sftscope.scoring.base import split_response
 from sftscope.tasks.countdown import CountdownScorer
 

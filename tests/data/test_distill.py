@@ -13,8 +13,15 @@ from sftscope.backends.generation.base import Generation
 from sftscope.core.errors import DataError
 from sftscope.core.io import read_jsonl, read_parquet
 from sftscope.core.registry import GENERATION_BACKENDS
-from sftscope.data.distill import (DistillOptions, ResponseCache, distill, load_questions, output_paths,
-                                   split_gsm8k, text_histogram)
+from sftscope.data.distill import (
+    DistillOptions,
+    ResponseCache,
+    distill,
+    load_questions,
+    output_paths,
+    split_gsm8k,
+    text_histogram,
+)
 from sftscope.data.rows import validate_row
 from sftscope.scoring.base import last_boxed, split_response
 from sftscope.scoring.math import MathScorer
@@ -304,8 +311,8 @@ def test_cli_bad_options_exit_2(tmp_path, monkeypatch, capsys, extra, message):
 def test_run_config_distill_source(tmp_path):
     """``data: {source: distill, distill: {...}}`` in a run config: the data stage distills into the run's data
     folder (cache, card, report under data/distill/) and writes the requested variants row for row."""
-    from sftscope.core.schema import RunConfig
     from sftscope.core.config import validate_dict
+    from sftscope.core.schema import RunConfig
     from sftscope.data import stage as data_stage
 
     teachers = []
@@ -340,9 +347,9 @@ def test_run_config_distill_source(tmp_path):
     ({"source": "distill", "distill": {"questions": "q.jsonl"}}, "teacher"),
 ])
 def test_run_config_distill_section_errors(data, message):
-    from sftscope.core.schema import RunConfig
     from sftscope.core.config import validate_dict
     from sftscope.core.errors import ConfigError
+    from sftscope.core.schema import RunConfig
 
     with pytest.raises(ConfigError, match=message):
         validate_dict({"name": "d", "data": data}, RunConfig, source="run.yaml")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from sftscope.core.benchmarks import BOXED_INSTRUCTION, BenchmarkSpec
 from sftscope.core.errors import SftscopeError
 from sftscope.core.registry import BENCHMARKS
 from sftscope.data.decontam import BenchmarkIndex, build_index, decontaminate, item_text, ngrams
-from sftscope.core.benchmarks import BOXED_INSTRUCTION, BenchmarkSpec
 
 LONG = "a farm has four fields and each field has two hundred and fifty apple trees that give six baskets"
 
@@ -91,10 +91,10 @@ def test_every_registered_benchmark_is_checked_or_explained(monkeypatch):
 
 
 def test_distill_drops_contaminated_questions(test_benchmarks, tmp_path):
+    from test_distill import GSM8K, ScriptedTeacher, _answers  # same folder (pytest rootdir on sys.path)
+
     from sftscope.data.distill import distill
     from sftscope.scoring.math import MathScorer
-
-    from test_distill import GSM8K, ScriptedTeacher, _answers  # same folder (pytest rootdir on sys.path)
 
     rep = distill(str(GSM8K), "scripted", ScriptedTeacher(answers=_answers()), 2, tmp_path / "d.jsonl",
                   scorer=MathScorer(workers=0), benchmarks=test_benchmarks)

@@ -11,9 +11,9 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("reasoning_gym")
 
-from sftscope.cli import main  # noqa: E402
-from sftscope.core.io import read_jsonl, read_parquet, write_jsonl  # noqa: E402
-from sftscope.scoring.base import ScoreResult, Verdict  # noqa: E402
+from sftscope.cli import main
+from sftscope.core.io import read_jsonl, read_parquet, write_jsonl
+from sftscope.scoring.base import ScoreResult, Verdict
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +201,9 @@ class _ChatServer:
 
 
 def test_openai_backend_against_a_local_server(tmp_path, monkeypatch):
-    import sftscope.backends.generation.openai_compat  # noqa: F401 - plain import: a broken module must fail, not skip
     from test_distill import GSM8K, _answers  # same folder
+
+    import sftscope.backends.generation.openai_compat  # noqa: F401 - plain import: a broken module must fail, not skip
 
     server = _ChatServer(_answers())
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from sftscope.core.benchmarks import BOXED_INSTRUCTION
 from sftscope.core.errors import DataError
 from sftscope.core.schema import DataConfig, HFSourceOptions
-from sftscope.data.hf_source import build_hf_rows, build_rows as hf_build_rows
-from sftscope.data.rgym import build_rows as rgym_build_rows, build_task_rows
-from sftscope.core.benchmarks import BOXED_INSTRUCTION
+from sftscope.data.hf_source import build_hf_rows
+from sftscope.data.hf_source import build_rows as hf_build_rows
+from sftscope.data.rgym import build_rows as rgym_build_rows
+from sftscope.data.rgym import build_task_rows
 from sftscope.scoring.rgym import ReasoningGymScorer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "math_cot_sample.jsonl"

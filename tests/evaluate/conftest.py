@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from eval_fakes import FAKE_A, FAKE_B, FakeBackend
+
 from sftscope.core.registry import BENCHMARKS, GENERATION_BACKENDS
 
 

@@ -90,11 +90,10 @@ def test_nothing_to_evaluate(capsys, tmp_path):
 
 
 def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
-    from sftscope.evaluate import stage
+    from sftscope.core.benchmarks import get_benchmark
     from sftscope.core.checkpoints import resolve_checkpoints
     from sftscope.core.schema import EvalConfig
-
-    from sftscope.core.benchmarks import get_benchmark
+    from sftscope.evaluate import stage
 
     cfg = EvalConfig(benchmarks=["countdown"], limit=2, max_new_tokens=6, batch_size=2, protocol="paper")
     settings = stage.settings_from_config(cfg)
@@ -119,9 +118,9 @@ def test_stage_api_records_run_meta_and_presets(tiny_run, tmp_path):
 
 
 def test_paper_protocol_is_per_benchmark_and_per_benchmark_beats_global():
-    from sftscope.evaluate import stage
-    from sftscope.core.schema import EvalConfig
     from sftscope.core.benchmarks import get_benchmark
+    from sftscope.core.schema import EvalConfig
+    from sftscope.evaluate import stage
 
     s = stage.settings_from_config(EvalConfig(benchmarks=["aime24", "countdown"], protocol="paper"))
     assert s.resolved(get_benchmark("aime24"), "samples") == 10  # avg@10 on AIME in the study
@@ -145,8 +144,8 @@ def test_preset_key_is_deprecated_for_protocol(tmp_path):
 
 
 def test_per_benchmark_rejects_unknown_fields():
-    from sftscope.core.errors import ConfigError
     from sftscope.core.config import validate_dict
+    from sftscope.core.errors import ConfigError
     from sftscope.core.schema import EvalConfig
 
     with pytest.raises(ConfigError, match=r"per_benchmark.math500.sampels: unknown field"):

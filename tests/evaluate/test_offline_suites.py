@@ -2,8 +2,8 @@
 
 import pytest
 
-from sftscope.core.registry import BENCHMARKS
 from sftscope.core.benchmarks import DOMAINS, get_benchmark
+from sftscope.core.registry import BENCHMARKS
 from sftscope.evaluate.sweep import SweepSettings, load_items
 
 SUITES = {"countdown": "puzzle", "countdown3": "puzzle", "rg_arithmetic": "arithmetic", "rg_algebra": "math", "rg_logic": "logic",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-
 from eval_fakes import ExactScorer, _items
+
 from sftscope.backends.generation.openai_compat import OpenAIBackend, ScriptedChatServer
 from sftscope.core.benchmarks import BenchmarkSpec
+from sftscope.core.checkpoints import CheckpointRef
 from sftscope.core.errors import InfrastructureError, RetryPolicy
 from sftscope.core.registry import BENCHMARKS
 from sftscope.core.store import ResultsStore
-from sftscope.core.checkpoints import CheckpointRef
 from sftscope.evaluate.metrics import ungradeable_warnings
 from sftscope.evaluate.runner import score_batch
 from sftscope.evaluate.sweep import SweepSettings, run_sweep

@@ -5,15 +5,15 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-
 from eval_fakes import ExactScorer, FakeBackend
+
+from sftscope.core.benchmarks import get_benchmark
+from sftscope.core.checkpoints import CheckpointRef
 from sftscope.core.errors import SftscopeError
 from sftscope.core.io import write_jsonl
 from sftscope.core.store import ResultsStore
 from sftscope.evaluate import metrics
-from sftscope.core.checkpoints import CheckpointRef
 from sftscope.evaluate.sweep import SweepSettings, load_items, request_seed, run_sweep
-from sftscope.core.benchmarks import get_benchmark
 
 pytestmark = pytest.mark.usefixtures("fake_registrations")
 

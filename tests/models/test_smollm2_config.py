@@ -30,9 +30,9 @@ def test_missing_gguf_package_names_the_install_command(monkeypatch):
 
 
 def test_registry_and_shipped_config():
-    from sftscope.core.schema import RunConfig
     from sftscope.core.config import load_config
     from sftscope.core.registry import MODELS
+    from sftscope.core.schema import RunConfig
 
     assert MODELS.meta("smollm2-135m")["params"] == "135M"
     cfg = load_config("demo-smollm2", model=RunConfig)

@@ -5,14 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from sftscope.core.models import resolve_registered
-
+from sftscope.core.benchmarks import default_prompt
 from sftscope.core.errors import SftscopeError
+from sftscope.core.models import resolve_registered
 from sftscope.core.registry import MODELS
 from sftscope.organism import models
 from sftscope.organism.build import generate
 from sftscope.organism.suites import SUITES, chance, make_scorer, suite_items
-from sftscope.core.benchmarks import default_prompt
 from sftscope.scoring.base import safe_score
 
 ASSETS = models.ASSETS

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from sftscope.core.schema import AnalyzeConfig, ReportConfig
 from sftscope.analyze.stage import analyze_store as analyze
 from sftscope.analyze.synthetic import build_store
 from sftscope.cli import main
 from sftscope.core.io import write_json
+from sftscope.core.schema import AnalyzeConfig, ReportConfig
 from sftscope.report.stage import build_report as report
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sftscope.core.errors import InfrastructureError
-from sftscope.scoring.base import BatchScorer, ScoreResult, Scorer, Verdict, safe_score
+from sftscope.scoring.base import BatchScorer, Scorer, ScoreResult, Verdict, safe_score
 from sftscope.scoring.math import MathScorer
 
 

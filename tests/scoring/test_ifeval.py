@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 
 from sftscope.scoring.base import Verdict
-from sftscope.scoring.ifeval import (CHECKS, IFEvalScorer, check_instruction, check_instruction_loose,
-                                     count_sentences, ifeval_summary, loose_variants, scored_text, word_tokens)
+from sftscope.scoring.ifeval import (
+    CHECKS,
+    IFEvalScorer,
+    check_instruction,
+    check_instruction_loose,
+    count_sentences,
+    ifeval_summary,
+    loose_variants,
+    scored_text,
+    word_tokens,
+)
 from sftscope.scoring.ifeval.agreement import agreement
 
 CASES_DIR = Path(__file__).resolve().parent.parent / "cases"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sftscope.scoring.base import Verdict
-from sftscope.tasks.countdown.scoring import CountdownScorer
 from sftscope.scoring.math import MathScorer
+from sftscope.tasks.countdown.scoring import CountdownScorer
 
 NO_ANSWER = [
     "The answer is 200.",                                   # no box at all

@@ -3,12 +3,19 @@
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sftscope.core.registry import SCORERS
 from sftscope.scoring.base import Scorer, Verdict
-from sftscope.tasks.countdown.scoring import (CountdownScorer, ExpressionError, evaluate, parse_expression,
-                                              render, verify_expression)
+from sftscope.tasks.countdown.scoring import (
+    CountdownScorer,
+    ExpressionError,
+    evaluate,
+    parse_expression,
+    render,
+    verify_expression,
+)
 
 # (expression, numbers, target, use_all, ok, parsed, reason fragment)
 VERIFY_CASES = [

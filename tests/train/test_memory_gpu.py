@@ -8,8 +8,8 @@ import pytest
 import torch
 import yaml
 
-from sftscope.train import memory
 from sftscope.core.schema import TrainConfig
+from sftscope.train import memory
 from sftscope.train.stage import train
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]

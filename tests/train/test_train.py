@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from trainhelp import make_rows, write_jsonl
 
 from sftscope.core.schema import TrainConfig
 from sftscope.train.stage import train
-
-from trainhelp import make_rows, write_jsonl
 
 torch.set_num_threads(1)  # the CPU is shared; one thread is as fast for a 30k-parameter model
 

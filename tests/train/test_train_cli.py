@@ -114,8 +114,8 @@ def _matrix_config(tmp_path, tiny_model, rows_file, matrix: bool = True):
 def test_matrix_config_needs_a_condition_named_like_sftscope_run(tiny_model, rows_file, tmp_path, capsys):
     import yaml
 
-    from sftscope.core.config import load_config
     from sftscope.core.conditions import expand_conditions
+    from sftscope.core.config import load_config
 
     cfg = _matrix_config(tmp_path, tiny_model, rows_file)
     names = [c.name for c in expand_conditions(load_config(str(cfg)))]

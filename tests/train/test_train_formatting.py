@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 
 from sftscope.core.errors import ConfigError, DataError
-from sftscope.train.formatting import (IGNORE, encode_conversation, encode_rows, resolve_chat_template,
-                                       rows_to_conversations)
+from sftscope.train.formatting import (
+    IGNORE,
+    encode_conversation,
+    encode_rows,
+    resolve_chat_template,
+    rows_to_conversations,
+)
 
 CONV = [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "The answer is 4."}]
 

@@ -101,8 +101,8 @@ def test_remote_code_model_names_the_setting(tmp_path):
     the setting that fixes it; with the setting on, the error is transformers' own (here: the code is missing)."""
     import json
 
-    from sftscope.testing import tiny_tokenizer
     from sftscope.core.schema import TrainConfig
+    from sftscope.testing import tiny_tokenizer
     from sftscope.train.stage import load_model
 
     d = tmp_path / "remote"

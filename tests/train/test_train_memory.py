@@ -13,12 +13,11 @@ import pytest
 import torch
 import yaml
 from pydantic import ValidationError
-
-from sftscope.train import memory
-from sftscope.core.schema import TrainConfig
-from sftscope.train.stage import train
-
 from trainhelp import make_rows, write_jsonl
+
+from sftscope.core.schema import TrainConfig
+from sftscope.train import memory
+from sftscope.train.stage import train
 
 torch.set_num_threads(1)
 GIB = 2**30

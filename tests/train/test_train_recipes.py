@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sftscope.core.errors import ConfigError
-from sftscope.train.checkpoints import checkpoint_steps, log_spaced_steps
 from sftscope.core.schema import TrainConfig
+from sftscope.train.checkpoints import checkpoint_steps, log_spaced_steps
 from sftscope.train.recipes import STUDY_SAVE_STEPS, apply_recipe, resolve_schedule, split_batch
 
 

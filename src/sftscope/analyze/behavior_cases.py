@@ -10,7 +10,7 @@ when rules change.
 
 B, V, S, H = "backtracking", "verification", "subgoal", "restart_hedging"
 
-CASES: list[tuple[str, frozenset, str]] = [(t, frozenset(l), o) for t, l, o in [
+CASES: list[tuple[str, frozenset, str]] = [(t, frozenset(labels), o) for t, labels, o in [
     # --- trace style: backtracking
     ("Wait, that's not right.", {B}, "trace"),
     ("Wait, I think I messed up the sign in the second term.", {B, H}, "trace"),
@@ -93,7 +93,7 @@ CASES: list[tuple[str, frozenset, str]] = [(t, frozenset(l), o) for t, l, o in [
 
 # Held out from version 1 and measured once (v1 recall on it: backtracking 0.29, verification 0.20, subgoal
 # 0.60, restart_hedging 0.71; precision 1.0), then used to tune version 2: it is tuning data now.
-CASES += [(t, frozenset(l), o) for t, l, o in [
+CASES += [(t, frozenset(labels), o) for t, labels, o in [
     ("Hmm, wait a second, the sequence starts at n = 0, so the count is off by one.", {B}, "trace"),
     ("I think I overcounted the cases where both dice show six.", {B, H}, "trace"),
     ("That would make the concentration negative, which is impossible.", {B}, "trace"),
@@ -128,7 +128,7 @@ CASES += [(t, frozenset(l), o) for t, l, o in [
 
 # Held out from version 2 and measured once (v2 recall on it: backtracking 0.20, verification 0.80, subgoal
 # 0.00, restart_hedging 0.25; precision 0.8-1.0), then used to tune version 3: tuning data now.
-CASES += [(t, frozenset(l), o) for t, l, o in [
+CASES += [(t, frozenset(labels), o) for t, labels, o in [
     ("Wait, no, the limit is from the left, so the sign flips.", {B}, "trace"),
     ("Hmm, that gives a negative length, so something went wrong earlier.", {B}, "trace"),
     ("I forgot to carry the one in the tens column.", {B}, "trace"),
@@ -158,7 +158,7 @@ CASES += [(t, frozenset(l), o) for t, l, o in [
 
 # Written after version 3's rules were frozen and never used to tune them: the honest estimate, asserted
 # in tests/analyze/test_behaviors.py and shown in the report.
-HELDOUT: list[tuple[str, frozenset, str]] = [(t, frozenset(l), o) for t, l, o in [
+HELDOUT: list[tuple[str, frozenset, str]] = [(t, frozenset(labels), o) for t, labels, o in [
     ("Hmm, wait, I used the wrong formula for the volume of a cone.", {B}, "trace"),
     ("But then the total would be 110%, so I must have double-counted someone.", {B}, "trace"),
     ("No wait, the question says at least two, not exactly two.", {B}, "trace"),

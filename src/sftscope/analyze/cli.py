@@ -32,7 +32,7 @@ def _analyze_cfg(run_dir: Path, overrides: dict):
     section.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return AnalyzeConfig(**section)
-    except Exception as e:  # pydantic ValidationError: name the file
+    except Exception as e:  # noqa: BLE001 - pydantic ValidationError: name the file
         raise SftscopeError(f"{cfg_path}: invalid analyze section: {e}") from None
 
 

@@ -21,13 +21,13 @@ import pandas as pd
 from ..core.errors import DataError
 from ..core.io import write_json
 from ..core.layout import PROBE_SETS, RunLayout
+from ..core.patterns import analyze_table, default_tol, detect_scale
+from ..core.schema import AnalyzeConfig
 from ..core.store import ResultsStore
 from . import behaviors as beh
 from .behavior_cases import CASES, HELDOUT
 from .conditions import build_conditions, condition_matrix, in_domain_of
-from ..core.schema import AnalyzeConfig
 from .lengths import _records, analyze_lengths
-from ..core.patterns import analyze_table, default_tol, detect_scale
 from .phenomena import phenomena
 from .safety import safety_table, tradeoff_summary
 from .trajectories import CI_LEVEL, label_versions, score_table

@@ -121,7 +121,7 @@ def bootstrap_paired(scores: np.ndarray, n_boot: int = 1000, seed: int = 0, leve
     return {**out, "ci_low": lo, "ci_high": hi, "delta_low": dlo, "delta_high": dhi}
 
 
-class _quiet_nan:
+class _quiet_nan:  # noqa: N801 - used as a lowercase context manager, like contextlib's
     """Silence numpy's 'mean of empty slice' warnings: an all-missing cell is NaN on purpose."""
 
     def __enter__(self):

@@ -77,7 +77,7 @@ def read_yaml(path: Path) -> dict:
     if path.is_dir():
         raise ConfigError([f"{path}: is a directory, expected a YAML file"])
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ConfigError([f"file not found: {path}"]) from None
     except UnicodeDecodeError:

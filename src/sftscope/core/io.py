@@ -147,7 +147,7 @@ def read_parquet(path: PathLike) -> list[dict]:
     path = _existing_file(path)
     try:
         rows = pq.read_table(path).to_pylist()
-    except Exception as e:  # pyarrow raises several types for corrupt files
+    except Exception as e:  # noqa: BLE001 - pyarrow raises several types for corrupt files
         raise DataError(f"{path}: cannot read parquet ({e})") from None
     for r in rows:
         if isinstance(r.get("meta"), str):

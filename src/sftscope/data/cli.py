@@ -174,4 +174,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``data`` command group to the main app."""
     app.add_typer(data_app, name="data")
 
-from .distill.cli import register as _add_distill; _add_distill(data_app)  # issue 8: adds `data distill` (teacher distillation; code in distill/cli.py)
+from .distill.cli import register as _add_distill  # noqa: E402 - `data distill` lives beside its code
+
+_add_distill(data_app)

@@ -16,8 +16,18 @@ from typing import Sequence
 
 from ..core.errors import DataError
 from ..scoring.base import safe_score
-from ..tasks.countdown import (TASK, CountdownScorer, GeneratorSettings, Problem, Trace, TraceOptions,
-                               generate_problems, solve, write_trace, wrong_trace)
+from ..tasks.countdown import (
+    TASK,
+    CountdownScorer,
+    GeneratorSettings,
+    Problem,
+    Trace,
+    TraceOptions,
+    generate_problems,
+    solve,
+    write_trace,
+    wrong_trace,
+)
 from .rows import make_row
 
 COUNTDOWN_VARIANTS = ("cot", "nocot", "unverified", "short")

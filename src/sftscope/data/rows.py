@@ -14,11 +14,11 @@ verdict of the source's scorer on the assistant message's final answer.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
+from ..core.benchmarks import user_prompt  # the one prompt builder, shared with evaluation (re-exported)
 from ..core.errors import DataError
 from ..core.io import iter_jsonl, read_json, read_parquet
-from ..core.benchmarks import user_prompt  # the one prompt builder, shared with evaluation (re-exported)
 
 SCHEMA_VERSION = 1
 REQUIRED = ("id", "messages", "answer", "variant", "verified", "source")

@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Sequence
 
-from ..core.layout import stats_path  # noqa: F401 (re-exported: the stats file's one name)
 from ..core.errors import DataError
+from ..core.layout import stats_path  # noqa: F401 (re-exported: the stats file's one name)
 from ..scoring.base import split_response
 from .rows import assistant_text
 

@@ -60,10 +60,8 @@ def _read_config_file(path: str) -> dict:
 
 def build_config(config: str | None, flags: dict) -> "EvalConfig":  # noqa: F821
     """EvalConfig from the config file (if any) overlaid with the flags the user gave (None = not given)."""
-    from ..core.config import validate_dict
+    from ..core.config import migrate_keys, validate_dict
     from ..core.schema import EvalConfig
-
-    from ..core.config import migrate_keys
 
     data = _read_config_file(config) if config else {}
     data = migrate_keys({"eval": data}, config)["eval"]  # eval.preset -> eval.protocol, with a warning
@@ -149,8 +147,8 @@ def register(app: typer.Typer) -> None:
         watch: Optional[str] = typer.Option(None, "--watch", help="RUN_DIR: evaluate checkpoints as training writes them"),
     ):
         """Evaluate every checkpoint on every benchmark (cached, resumable) and print the aggregates."""
-        from . import stage
         from ..core.checkpoints import resolve_checkpoints
+        from . import stage
 
         if fmt not in ("table", "json", "csv"):
             raise SftscopeError(f"--format {fmt!r}: choose table, json or csv")

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from ..backends.generation.base import GenerationRequest, SamplingParams
-from ..core.errors import InfrastructureError, RetryPolicy
-from ..scoring.base import ScoreResult, safe_score, split_response, is_truncated
 from ..core.checkpoints import CheckpointRef, materialize
+from ..core.errors import InfrastructureError, RetryPolicy
 from ..core.protocols import make_scorer, score_signature
+from ..scoring.base import ScoreResult, is_truncated, safe_score, split_response
 
 
 @dataclass(frozen=True)

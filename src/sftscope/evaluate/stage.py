@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.benchmarks import get_benchmark
-from ..core.protocols import FIELDS, get_protocol, resolve_settings
-from ..core.registry import BENCHMARKS
 from ..core.checkpoints import CheckpointRef, resolve_checkpoints
 from ..core.conditions import Condition, base_model
 from ..core.layout import RunLayout
+from ..core.protocols import FIELDS, get_protocol, resolve_settings
+from ..core.registry import BENCHMARKS
 from ..core.schema import EvalConfig
 from .sweep import SweepSettings
+
 
 def settings_from_config(cfg: EvalConfig) -> SweepSettings:
     """Sweep settings from the config. Precedence per benchmark, highest first (``core.protocols``):

@@ -20,16 +20,17 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..backends.generation.base import SamplingParams
+from ..core.benchmarks import BenchmarkSpec, get_benchmark
+from ..core.checkpoints import CheckpointRef
 from ..core.errors import RetryPolicy, SftscopeError
 from ..core.io import content_hash, read_rows
 from ..core.progress import Reporter, reporter
+from ..core.protocols import DEFAULTS as PROTOCOL_DEFAULTS
+from ..core.protocols import FIELDS, prompt_builder, resolve_settings
 from ..core.store import ResultsStore
 from . import metrics
-from ..core.checkpoints import CheckpointRef
 from .rescore import ensure_scores, mean_raw_reward, plan_signature, with_protocol_scores
 from .runner import BackendCache, RequestPlan, UnitPlan, run_unit
-from ..core.benchmarks import BenchmarkSpec, get_benchmark
-from ..core.protocols import DEFAULTS as PROTOCOL_DEFAULTS, FIELDS, prompt_builder, resolve_settings
 
 DEFAULTS = PROTOCOL_DEFAULTS
 

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.benchmarks import get_benchmark
+from ..core.checkpoints import CheckpointRef, _read_meta, resolve_checkpoints
 from ..core.errors import SftscopeError
+from ..core.layout import CHECKPOINT_META, TRAIN_CONFIG_NAME, RunLayout
 from .adaptive import (
     AdaptiveResult,
     PolicyConfig,
@@ -38,8 +40,6 @@ from .adaptive import (
     next_steps,
     policy_from_config,
 )
-from ..core.checkpoints import CheckpointRef, _read_meta, resolve_checkpoints
-from ..core.layout import CHECKPOINT_META, TRAIN_CONFIG_NAME, RunLayout
 
 META = CHECKPOINT_META  # written last by the train stage: a checkpoint without it is still being written
 PLAN = TRAIN_CONFIG_NAME  # written before training starts, with resolved.checkpoint_steps

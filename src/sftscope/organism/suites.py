@@ -14,8 +14,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from ..core.io import content_hash, read_rows
 from ..core.benchmarks import BenchmarkSpec, register_benchmark
+from ..core.io import content_hash, read_rows
 from . import corpus as C
 from .scorers import BoxedMatchScorer, ConstraintScorer, RefusalScorer
 

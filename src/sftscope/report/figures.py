@@ -9,9 +9,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # headless: never try to open a window
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ..core.io import atomic_open  # noqa: E402
+from ..core.io import atomic_open
 
 DPI = 110
 

@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from ..core.schema import ReportConfig
 from ..core.errors import SftscopeError
 from ..core.io import atomic_write_text, read_json
 from ..core.layout import RENAMED_ANALYSIS_FILES, REPORT_DIRNAME, RunLayout
+from ..core.schema import ReportConfig
 from ..core.store import check_sqlite_file
 from . import figures as figs
 from .render import render_html, render_markdown

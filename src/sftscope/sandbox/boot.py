@@ -93,7 +93,9 @@ def enter_private_root(workdir: str, ro_roots=()) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
 
     def mount(src, dst, fstype, flags, data=None):
-        enc = lambda v: v.encode() if isinstance(v, str) else v
+        def enc(v):
+            return v.encode() if isinstance(v, str) else v
+
         if libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)) != 0:
             e = ctypes.get_errno()
             raise OSError(e, f"mount {src} -> {dst}: {os.strerror(e)}")
@@ -170,7 +172,7 @@ def _path_ok(path, write):
         return True
     try:
         p = os.path.realpath(os.fsdecode(path))
-    except Exception:
+    except Exception:  # noqa: BLE001 - any undecodable or unresolvable path is outside the allowed roots
         return False
     return _inside(p, (_ROOT,)) or (not write and _inside(p, _READ_ROOTS))
 

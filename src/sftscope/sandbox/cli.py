@@ -11,7 +11,7 @@ import typer
 from ..core.errors import SftscopeError
 
 
-class IsolationTooWeak(SftscopeError):
+class IsolationTooWeak(SftscopeError):  # noqa: N818 - the verdict `sandbox check` reports, named as read
     """``sandbox check`` under CI with a layer missing: exit 1 (a failed check, not a usage error)."""
 
     exit_code = 1

@@ -296,7 +296,9 @@ class _Proc:
         by = {id(d.stream): d for d in self.drains}
         out = by.get(id(self.popen.stdout))
         err = by.get(id(self.popen.stderr))
-        text = lambda d: bytes(d.buf).decode("utf-8", "replace") if d else ""
+        def text(d) -> str:
+            return bytes(d.buf).decode("utf-8", "replace") if d else ""
+
         return text(out), text(err), out.total if out else 0, err.total if err else 0
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
-from ..core.benchmarks import THINK_CLOSE, THINK_OPEN  # noqa: F401 (re-exported for scorers)
+from ..core.benchmarks import THINK_CLOSE, THINK_OPEN
 from ..core.errors import InfrastructureError
 
 

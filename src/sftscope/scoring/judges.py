@@ -141,7 +141,6 @@ class _JudgeBase:
 
     def _ask(self, prompts: Sequence[str]) -> list[str]:
         from ..backends.generation.base import GenerationRequest
-
         from ..core.errors import InfrastructureError
 
         reqs = [GenerationRequest(messages=[{"role": "user", "content": p}], seed=0) for p in prompts]
@@ -151,7 +150,7 @@ class _JudgeBase:
         # raised for the caller to retry, never stored. A judge that answered without a score is ungradeable.
         try:
             texts = [g.text for g in self.backend.generate(reqs, self.params)]
-        except Exception as e:  # noqa: BLE001 - every backend failure is infrastructure here
+        except Exception as e:
             raise InfrastructureError(f"judge {self.model!r} failed: {type(e).__name__}: {e}"[:600]) from e
         if len(texts) != len(reqs) or any(not isinstance(t, str) or not t.strip() for t in texts):
             raise InfrastructureError(f"judge {self.model!r}: malformed reply ({len(texts)} replies to {len(reqs)} "

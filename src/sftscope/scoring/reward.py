@@ -47,7 +47,7 @@ class RewardModelScorer:
     def _load(self):
         try:
             return self._load_once()
-        except Exception as e:  # noqa: BLE001 - a model that cannot load is infrastructure, not an answer's fault
+        except Exception as e:
             raise InfrastructureError(f"reward model {self.model_id!r} cannot be loaded: {type(e).__name__}: {e}"[:600]) from e
 
     def _load_once(self):
@@ -114,7 +114,7 @@ class RewardModelScorer:
             out = self._rewards(texts)
         except InfrastructureError:
             raise
-        except Exception as e:  # noqa: BLE001 - loading or running the reward model is infrastructure
+        except Exception as e:
             raise InfrastructureError(f"reward model {self.model_id!r} failed: {type(e).__name__}: {e}"[:600]) from e
         bad = [r for r in out if not math.isfinite(r)]
         if len(out) != len(texts) or bad:

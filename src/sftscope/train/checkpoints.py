@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 from ..core.errors import ConfigError
-from ..core.layout import CHECKPOINT_META, checkpoint_dir  # noqa: F401 (checkpoint_dir re-exported)
 from ..core.io import read_json, write_json
+from ..core.layout import CHECKPOINT_META, checkpoint_dir  # noqa: F401 (checkpoint_dir re-exported)
 from ..core.schema import TrainConfig
 
 log = logging.getLogger(__name__)

@@ -42,8 +42,8 @@ def _parse_steps(text: str) -> list[int]:
 
 def build_run_config(config: str | None, overrides: list[str], flags: dict):
     """The run config from a file and/or flags; flags win over the file."""
-    from ..core.schema import RunConfig
     from ..core.config import load_config
+    from ..core.schema import RunConfig
 
     train_flags = {k: v for k, v in flags.items() if v is not None}
     if config is not None:
@@ -63,8 +63,8 @@ def build_run_config(config: str | None, overrides: list[str], flags: dict):
 def pick_condition(run, condition: str | None, config: str | None):
     """(the run config of one condition, its folder name). A config with a ``matrix`` needs ``--condition``: the
     conditions are named as ``sftscope run`` names them, so both write to ``checkpoints/<condition>/``."""
-    from ..core.errors import did_you_mean
     from ..core.conditions import expand_conditions
+    from ..core.errors import did_you_mean
 
     if not run.matrix:
         if condition is not None:

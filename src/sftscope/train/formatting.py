@@ -160,7 +160,7 @@ def load_rows(source: str, split: str = "train", name: str | None = None) -> lis
         import datasets
 
         ds = datasets.load_dataset(source, name, split=split)
-    except Exception as e:  # the hub raises many types (offline, missing, gated)
+    except Exception as e:  # noqa: BLE001 - the hub raises many types (offline, missing, gated)
         raise DataError(f"train.data: cannot load HF dataset {source!r} (split {split!r}): {type(e).__name__}: {e}. "
                         "Fix: check the id and network, or download it and point train.data at a local file") from None
     return [dict(r) for r in ds]

@@ -32,7 +32,9 @@ class Decision:
     total_bytes: int | None = None
 
     def as_dict(self) -> dict:
-        gib = (lambda b: None if b is None else round(b / 2**30, 2))
+        def gib(b):
+            return None if b is None else round(b / 2**30, 2)
+
         return {"gradient_checkpointing": self.enabled, "gradient_checkpointing_reason": self.reason,
                 "memory_probe_peak_gib": gib(self.peak_bytes), "memory_planned_gib": gib(self.need_bytes),
                 "memory_total_gib": gib(self.total_bytes), "memory_probe_peak_bytes": self.peak_bytes}

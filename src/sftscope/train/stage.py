@@ -13,17 +13,24 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..backends.tracking import require, trainer_env
 from ..core.config import dump_yaml
 from ..core.errors import ConfigError, SftscopeError
 from ..core.io import atomic_write_text
 from ..core.layout import CHECKPOINT_META, METRICS_NAME, TRAIN_CONFIG_NAME, checkpoint_dir
 from ..core.models import REGISTERED_PREFIX, resolve_registered
-from .checkpoints import (check_same_run, checkpoint_steps, completed, last_resumable, make_save_callback, read_meta,
-                          training_hash)
 from ..core.schema import TrainConfig
-from .formatting import encode_rows, load_rows, require_eos, resolve_chat_template, rows_to_conversations
-from ..backends.tracking import require, trainer_env
 from ..core.schema.tracking import TENSORBOARD_DIRNAME, tracker_run_name
+from .checkpoints import (
+    check_same_run,
+    checkpoint_steps,
+    completed,
+    last_resumable,
+    make_save_callback,
+    read_meta,
+    training_hash,
+)
+from .formatting import encode_rows, load_rows, require_eos, resolve_chat_template, rows_to_conversations
 from .recipes import Schedule, apply_recipe, resolve_schedule, select_subset
 
 log = logging.getLogger(__name__)
@@ -74,7 +81,7 @@ def load_tokenizer(model_path: str, trust_remote_code: bool = False):
 
     try:
         tok = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
-    except Exception as e:  # OSError for unknown ids / offline, ValueError for broken folders
+    except Exception as e:  # noqa: BLE001 - OSError for unknown ids / offline, ValueError for broken folders
         fix = _remote_code_hint(e, trust_remote_code)
         if not fix:
             fix = " Fix: check the id or path (HF ids need network or a local cache)."
@@ -147,7 +154,7 @@ def load_model(model_path: str, cfg: TrainConfig):
         kwargs["attn_implementation"] = cfg.attn_implementation
     try:
         return AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - any load failure ends in one message naming train.model
         raise ConfigError([f"train.model={model_path!r}: cannot load the model ({type(e).__name__}: "
                            f"{_first_line(e)}).{_remote_code_hint(e, cfg.trust_remote_code)}"]) from None
 

@@ -131,7 +131,7 @@ class HFBackend:
             raise SftscopeError(f"hf backend: cannot load model {self.model_path!r} ({str(e).splitlines()[0][:300]}). "
                                 "Pass a local HF-format folder (config.json + weights + tokenizer) or a "
                                 "reachable HF id.") from None
-        except Exception as e:  # noqa: BLE001 - safetensors' Rust error type is not importable by a stable name
+        except Exception as e:
             if type(e).__name__ != "SafetensorError":
                 raise
             raise SftscopeError(f"hf backend: cannot read the weights of {self.model_path!r}: "

@@ -42,7 +42,7 @@ class VLLMBackend:
                  gpu_memory_utilization: float = 0.9, seed: int = 0, enable_prefix_caching: bool = True,
                  trust_remote_code: bool = False, chat_template_kwargs: dict | None = None,
                  base_model: str | None = None, **engine_kwargs: Any):
-        import vllm  # noqa: PLC0415 - imported only when this backend is chosen
+        import vllm
 
         self._vllm = vllm
         self.model = model

@@ -42,6 +42,6 @@ def decode_lcb_tests(field: Any, where: str = "livecodebench") -> list[dict]:
         return json.loads(raw) if isinstance(raw, (str, bytes)) else list(raw)
     except DataError:
         raise
-    except Exception as e:  # binascii.Error, zlib.error, UnpicklingError, JSONDecodeError, TypeError: all bad data
+    except Exception as e:  # noqa: BLE001 - binascii.Error, zlib.error, UnpicklingError, JSONDecodeError, TypeError: all bad data
         raise DataError(f"{where}: test cases are neither a JSON list nor base64(zlib(pickle(JSON))) "
                         f"({type(e).__name__}: {str(e)[:120]})") from None

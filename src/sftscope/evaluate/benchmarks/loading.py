@@ -59,7 +59,7 @@ def hub_rows(spec: BenchmarkSpec) -> list[dict]:
 
         ds = load_dataset(spec.hf_id, spec.hf_subset, split=spec.hf_split)
         return [dict(r) for r in ds]
-    except Exception as e:  # offline, gated, renamed: all end in the same advice
+    except Exception as e:  # noqa: BLE001 - offline, gated, renamed: all end in the same advice
         raise SftscopeError(offline_message(spec, e)) from None
 
 

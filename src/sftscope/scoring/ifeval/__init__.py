@@ -14,8 +14,15 @@ more forgiving definitions of four instructions; it is never reported under IFEv
 """
 
 from .checks import CHECKS, LENIENT_CHECKS, detect_language
-from .scorer import (EXTRACTIONS, METRICS, IFEvalScorer, check_instruction, check_instruction_loose,
-                     ifeval_summary, scored_text)
+from .scorer import (
+                     EXTRACTIONS,
+                     METRICS,
+                     IFEvalScorer,
+                     check_instruction,
+                     check_instruction_loose,
+                     ifeval_summary,
+                     scored_text,
+)
 from .text import count_sentences, count_words, loose_variants, split_sentences, word_tokens
 
 __all__ = ["CHECKS", "EXTRACTIONS", "LENIENT_CHECKS", "METRICS", "IFEvalScorer", "check_instruction",

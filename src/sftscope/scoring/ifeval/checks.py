@@ -23,7 +23,7 @@ Check = Callable[[str, Mapping[str, Any]], bool]
 RELATIONS = ("less than", "at least")
 
 
-class Unavailable(Exception):
+class Unavailable(Exception):  # noqa: N818 - a check that cannot run here (a signal, not a failure)
     """A check whose optional dependency (langdetect) is not installed."""
 
 
