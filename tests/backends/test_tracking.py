@@ -52,6 +52,9 @@ def test_mlflow_file_store_reuses_the_run_of_the_same_name(tmp_path, monkeypatch
 
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="wandb: pip install -e .[dev]")
 def test_wandb_offline_run_has_the_stable_id(tmp_path, monkeypatch):
+    import wandb
+
+    wandb.teardown()  # wandb keeps its first settings (the run dir) per process: start from a clean one
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")

@@ -7,10 +7,10 @@ import json
 import pytest
 from eval_fakes import FakeBackend
 
+from sftscope.core.checkpoints import CheckpointRef
 from sftscope.core.errors import SftscopeError
 from sftscope.core.store import ResultsStore
 from sftscope.evaluate.adaptive import PolicyConfig, run_adaptive_sweep
-from sftscope.core.checkpoints import CheckpointRef
 from sftscope.evaluate.sweep import SweepSettings, run_sweep
 
 pytestmark = pytest.mark.usefixtures("fake_registrations")
@@ -74,8 +74,8 @@ def test_a_run_without_its_base_is_refused(tmp_path):
 
 
 def test_stage_uses_the_policy_when_configured(tmp_path):
-    from sftscope.evaluate import stage
     from sftscope.core.schema import EvalConfig
+    from sftscope.evaluate import stage
 
     cfg = EvalConfig(benchmarks=["fake_a"], backend="fake", samples=2, adaptive=True)
     aggs = stage.evaluate_checkpoints(cfg, CKPTS, tmp_path / "st.sqlite", run="r", progress=False)
@@ -89,8 +89,8 @@ def test_stage_uses_the_policy_when_configured(tmp_path):
 
 def test_sequential_samples_without_adaptive_is_a_config_error(tmp_path):
     from sftscope.core.errors import ConfigError
-    from sftscope.evaluate import stage
     from sftscope.core.schema import EvalConfig
+    from sftscope.evaluate import stage
 
     cfg = EvalConfig(benchmarks=["fake_a"], backend="fake", sequential_samples=True)
     with pytest.raises(ConfigError, match="needs eval.adaptive"):

@@ -106,8 +106,11 @@ def test_mlflow_gets_training_and_evaluation_in_one_run(tiny_model, rows_file, t
 def test_wandb_offline_training_run_is_the_trackers_run(tiny_model, rows_file, tmp_path, monkeypatch):
     """report_to: [wandb] reaches transformers' callback, which logs into the run whose id evaluate and analyze
     derive from the same project and run name (so their series land next to the loss)."""
+    import wandb
+
     from sftscope.backends.tracking import wandb_run_id
 
+    wandb.teardown()  # wandb keeps its first settings (the run dir) per process: start this test from a clean one
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_SILENT", "true")

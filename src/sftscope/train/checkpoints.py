@@ -83,7 +83,8 @@ def is_resumable(folder: Path) -> bool:
 # Settings that do not change what is trained: a checkpoint made under other values is still this run's.
 _HASH_EXCLUDED = {"resume", "num_processes", "accelerate_config", "logging_steps", "log_entropy", "save_optimizer",
                   "save_steps", "save_every", "save_log_spaced", "save_final",
-                  "trust_remote_code"}  # how the model's code is loaded; `model` itself is hashed
+                  "trust_remote_code",  # how the model's code is loaded; `model` itself is hashed
+                  "report_to"}  # where metrics are sent changes no weight
 # Gradient checkpointing recomputes the same activations: it changes no number either. It was hashed before
 # `auto` existed (as true/false), so it is hashed as false always, and a stored hash made with true is accepted.
 _PINNED = {"gradient_checkpointing": False}
