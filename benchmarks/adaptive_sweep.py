@@ -199,6 +199,11 @@ def main(argv=None) -> int:
     ap.add_argument("--n-log", type=int, default=PolicyConfig.n_log)
     ap.add_argument("--n-even", type=int, default=PolicyConfig.n_even)
     ap.add_argument("--max-gap", type=float, default=PolicyConfig.max_gap)
+    ap.add_argument("--rule", default=PolicyConfig.rule, choices=("reach", "risk"))
+    ap.add_argument("--risk-label", type=float, default=PolicyConfig.risk_label)
+    ap.add_argument("--risk-min", type=float, default=PolicyConfig.risk_min)
+    ap.add_argument("--split-at-risk", action="store_true")
+    ap.add_argument("--bend", type=float, default=PolicyConfig.bend)
     ap.add_argument("--sequential", action="store_true", help="sequential sample counts on avg@k benchmarks")
     ap.add_argument("--floor", type=int, default=2)
     ap.add_argument("--rho", type=float, default=0.0, help="correlation of a sample's draw between neighboring "
@@ -209,7 +214,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true", help="only the summary")
     args = ap.parse_args(argv)
     cfg = PolicyConfig(tol=args.tol, use_ci=args.use_ci, z=args.z, per_round=args.per_round, n_log=args.n_log,
-                       n_even=args.n_even, max_gap=args.max_gap)
+                       n_even=args.n_even, max_gap=args.max_gap or None, rule=args.rule,
+                       risk_label=args.risk_label, risk_min=args.risk_min, bend=args.bend, split_at_risk=args.split_at_risk)
     t0 = time.perf_counter()
     rows = []
     for seed in (int(x) for x in args.seeds.split(",")):

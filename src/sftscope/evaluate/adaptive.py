@@ -54,15 +54,27 @@ class PolicyConfig:
     # the threshold (4+3 alone missed the hand-made late dip, ~6 of 64 checkpoints wide, in
     # tests/evaluate/test_adaptive.py, and 3 of 12 simulated late dips). Chosen on simulator seeds 0-2
     # among 6+4, 4+3, 4+1, 5+0 and max_gap none/0.125/0.1/0.07; docs/analysis.md reports seeds 3-5.
-    n_log: int = 4  # log-spaced coarse checkpoints (besides base and final)
+    n_log: int = 3  # log-spaced coarse checkpoints (besides base and final)
     n_even: int = 3  # evenly spaced coarse checkpoints
     z: float = 1.0  # multiplier on interval half-widths when asking "could a hidden checkpoint reach X"
     per_round: int | None = None  # at most this many checkpoints per refinement round (None: every gap at once)
     max_gap: float | None = 0.125  # while no dip is seen, split gaps wider than this fraction of the checkpoints
+    # rule "reach": split a gap when its neighbors' reach crosses a threshold (the first design). Rule "risk":
+    # split while the probability that some hidden checkpoint changes an answer exceeds risk_label (the
+    # label) / risk_min (min_step, recovery_step); see ``risk_splits``.
+    rule: str = "risk"
+    risk_label: float = 0.05
+    risk_min: float = 0.3
+    split_at_risk: bool = False  # risk rule: split a gap at its riskiest hidden checkpoint (else the middle)
+    bend: float = 0.1  # smoothness assumption: sd of the curve's departure from a chord, per unit of training
 
     def __post_init__(self):
         if self.tol < 0 or self.z < 0 or self.n_log < 0 or self.n_even < 0:
             raise SftscopeError(f"adaptive policy: tol, z, n_log and n_even must be >= 0, got {self}")
+        if self.rule not in ("reach", "risk"):
+            raise SftscopeError(f"adaptive policy: rule must be 'reach' or 'risk', got {self.rule!r}")
+        if not (0 < self.risk_label < 1 and 0 < self.risk_min < 1) or self.bend < 0:
+            raise SftscopeError(f"adaptive policy: risk_label and risk_min must be in (0, 1) and bend >= 0, got {self}")
         if self.per_round is not None and self.per_round < 1:
             raise SftscopeError(f"adaptive policy: per_round must be >= 1 or None, got {self.per_round}")
 
@@ -153,6 +165,8 @@ def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[in
     idx = sorted(pts)
     if not idx or idx[0] != 0:
         return {}
+    if cfg.rule == "risk":
+        return risk_splits(pts, k, cfg)
     base = pts[0]
     gaps = [(i, j) for i, j in zip(idx, idx[1:]) if j - i > 1]
     need: dict[int, int] = {}
@@ -183,6 +197,121 @@ def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[in
     return need
 
 
+def _noise_sd(a: Point, b: Point) -> float:
+    """One checkpoint's noise sd around the curve: from the paired difference of two neighbors (sd of a
+    difference / sqrt 2) when per-item means are known, else from their own intervals (item spread included:
+    larger, so more checkpoints are evaluated)."""
+    hw = paired_half_width(a, b)
+    if hw is not None:
+        return hw / (1.96 * math.sqrt(2))
+    return max(*_half_widths(a), *_half_widths(b)) / 1.96
+
+
+def _phi(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2))
+
+
+def _hidden(pts: Mapping[int, Point], idx: Sequence[int], k: int, cfg: PolicyConfig):
+    """Every hidden checkpoint as (left neighbor, index, predicted score, prediction sd, allowance).
+
+    Prediction: the chord between the evaluated neighbors; its sd adds the hidden point's own noise to the
+    chord's (weights w and 1-w on the neighbors); ``z`` scales it (0: point estimates). The allowance is the
+    *smoothness assumption*, a Lipschitz-style bound: the noise-free curve departs from the chord by at most
+    ``bend`` x (distance to the nearer neighbor, as a fraction of training). It is a bound, not a noise
+    term: independent per-point slack would add up over many small gaps and make every flat line dense."""
+    for i, j in zip(idx, idx[1:]):
+        if j - i < 2:
+            continue
+        sd = cfg.z * _noise_sd(pts[i], pts[j])
+        for h in range(i + 1, j):
+            w = (h - i) / (j - i)
+            allowance = cfg.bend * min(h - i, j - h) / max(1, k - 1)
+            yield i, h, (1 - w) * pts[i].score + w * pts[j].score, sd * math.sqrt(1 + w * w + (1 - w) ** 2), allowance
+
+
+def _p_below(mu: float, s: float, threshold: float) -> float:
+    """P(a hidden checkpoint predicted N(mu, s^2) shows a score under ``threshold``)."""
+    if s <= 0:
+        return 1.0 if mu < threshold - EPS else 0.0
+    return _phi((threshold - mu) / s)
+
+
+def _pick(risk: dict[int, float], budget: float) -> list[int]:
+    """Gaps to split: the riskiest first, until the gaps left alone carry a total risk <= ``budget``."""
+    keep = 1.0
+    for r in risk.values():
+        keep *= 1.0 - r
+    out = []
+    for i in sorted(risk, key=lambda i: (-risk[i], i)):
+        if 1.0 - keep <= budget:
+            break
+        out.append(i)
+        keep /= max(1e-12, 1.0 - risk[i])
+    return out
+
+
+def risk_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int, int]:
+    """The ``risk`` rule of ``track_splits``: per hidden checkpoint, the probability that its score changes
+    an answer (from ``_hidden``'s prediction), combined per gap as 1 - prod(1 - p); the riskiest gaps are
+    split until the rest carry at most ``risk_label`` (label) / ``risk_min`` (min_step, recovery_step).
+
+    What a hidden checkpoint can change, as ``core.patterns`` applies the rule: the label only while no
+    interior checkpoint is below ``base - tol`` (one below fixes ``dipped``; the final is always evaluated,
+    so its class is known); ``min_step`` when it is under the current minimum and more than one interval
+    from it; ``recovery_step`` when it reaches the base between the minimum and the current recovery (more
+    than one interval before it), or anywhere after the minimum when none is seen."""
+    idx = sorted(pts)
+    base = pts[0]
+    hidden = list(_hidden(pts, idx, k, cfg))
+    interior = [i for i in idx if 0 < i < k - 1]
+    dipped = any(classify(pts[i], base, cfg.tol, cfg.use_ci) == "below" for i in interior)
+    risk: dict[int, float] = {}
+    best: dict[int, tuple[float, int]] = {}  # gap -> (p, index) of its riskiest hidden checkpoint
+
+    def add(i, p, h):
+        risk[i] = 1.0 - (1.0 - risk.get(i, 0.0)) * (1.0 - p)
+        if cfg.split_at_risk and p > best.get(i, (-1.0, 0))[0] + 1e-12:
+            best[i] = (p, h)
+
+    def at(i, prio):
+        return (prio, best[i][1]) if i in best else (prio, None)
+
+    if not dipped:
+        thr = base.score - cfg.tol
+        if cfg.use_ci:  # below only if its upper bound also clears the base's lower bound
+            thr = min(thr, base.low() - min(_half_widths(base)[1], cfg.tol))
+        for i, h, mu, s, a in hidden:
+            add(i, _p_below(mu - a, s, thr), h)
+        need = {i: at(i, 0) for i in _pick(risk, cfg.risk_label)}
+        # A dip narrower than the smoothness bound allows (the hand-made late dip: 6 of 64 checkpoints,
+        # slopes of ~4 per unit of training) can still hide between confident neighbors: cap the gap width.
+        widest = max(2, math.ceil(cfg.max_gap * (k - 1))) if cfg.max_gap else None
+        for i, j in zip(idx, idx[1:]):
+            if widest is not None and j - i > widest:
+                need.setdefault(i, (0, None))
+        return need
+    lowest = min(pts[i].score for i in idx)
+    m = next(i for i in idx if pts[i].score <= lowest + EPS)
+    for i, h, mu, s, a in hidden:
+        if abs(h - m) > 1:
+            add(i, _p_below(mu - a, s, lowest), h)
+    need = {i: at(i, 1) for i in _pick(risk, cfg.risk_min)}
+    # The gaps on either side of the minimum are split down to two intervals whatever the bound says: a dip
+    # steeper than ``bend`` (the hand-made late dip) would otherwise put its bottom two intervals away.
+    for i, j in zip(idx, idx[1:]):
+        if m in (i, j) and j - i > 2:
+            need.setdefault(i, (1, None))
+    r = next((i for i in idx if i > m and pts[i].score >= base.score - EPS), None)
+    risk.clear()
+    best.clear()
+    for i, h, mu, s, a in hidden:
+        if h > m and (r is None or h < r - 1):
+            add(i, 1.0 - _p_below(mu + a, s, base.score), h)
+    for i in _pick(risk, cfg.risk_min):
+        need.setdefault(i, at(i, 2))
+    return need
+
+
 def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], cfg: PolicyConfig,
                coarse_first: bool = True) -> list[int]:
     """The steps to evaluate next (empty: stop). ``points`` maps evaluated steps to their per-track points.
@@ -202,12 +331,13 @@ def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], 
     if coarse and coarse_first:
         return coarse
     tracks = sorted({t for per in points.values() for t in per})
-    urgency: dict[int, tuple] = {}  # left index -> (priority, -tracks needing it)
+    urgency: dict[int, tuple] = {}  # left index -> (priority, -tracks needing it, split index or None)
     for t in tracks:
         pts = {pos[s]: per[t] for s, per in points.items() if t in per}
         for i, prio in track_splits(pts, k, cfg).items():
-            old = urgency.get(i, (9, 0))
-            urgency[i] = (min(old[0], prio), old[1] - 1)
+            prio, h = prio if isinstance(prio, tuple) else (prio, None)
+            old = urgency.get(i, (9, 0, None))
+            urgency[i] = (min(old[0], prio), old[1] - 1, old[2] if h is None else h)
     if not urgency:
         return coarse
     evaluated = sorted(pos[s] for s in points)
@@ -215,7 +345,8 @@ def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], 
     order = sorted(urgency, key=lambda i: (urgency[i][0], urgency[i][1], -(right[i] - i), i))
     if cfg.per_round is not None:
         order = order[:cfg.per_round]
-    return sorted({*coarse, *(steps[(i + right[i]) // 2] for i in order)})
+    mid = {i: (i + right[i]) // 2 if urgency[i][2] is None else urgency[i][2] for i in order}
+    return sorted({*coarse, *(steps[mid[i]] for i in order)})
 
 
 def _point(step: int, v) -> Point:
