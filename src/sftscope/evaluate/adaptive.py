@@ -65,6 +65,7 @@ class PolicyConfig:
     rule: str = "risk"
     risk_label: float = 0.05
     risk_min: float = 0.3
+    bend_min: float = 0.3  # the same bound once dipped (min_step, recovery_step: chords across a curved bottom)
     split_at_risk: bool = False  # risk rule: split a gap at its riskiest hidden checkpoint (else the middle)
     bend: float = 0.1  # smoothness assumption: sd of the curve's departure from a chord, per unit of training
 
@@ -73,8 +74,8 @@ class PolicyConfig:
             raise SftscopeError(f"adaptive policy: tol, z, n_log and n_even must be >= 0, got {self}")
         if self.rule not in ("reach", "risk"):
             raise SftscopeError(f"adaptive policy: rule must be 'reach' or 'risk', got {self.rule!r}")
-        if not (0 < self.risk_label < 1 and 0 < self.risk_min < 1) or self.bend < 0:
-            raise SftscopeError(f"adaptive policy: risk_label and risk_min must be in (0, 1) and bend >= 0, got {self}")
+        if not (0 < self.risk_label < 1 and 0 < self.risk_min < 1) or min(self.bend, self.bend_min) < 0:
+            raise SftscopeError(f"adaptive policy: risk_label and risk_min must be in (0, 1) and bend, bend_min >= 0, got {self}")
         if self.per_round is not None and self.per_round < 1:
             raise SftscopeError(f"adaptive policy: per_round must be >= 1 or None, got {self.per_round}")
 
@@ -211,7 +212,7 @@ def _phi(x: float) -> float:
     return 0.5 * math.erfc(-x / math.sqrt(2))
 
 
-def _hidden(pts: Mapping[int, Point], idx: Sequence[int], k: int, cfg: PolicyConfig):
+def _hidden(pts: Mapping[int, Point], idx: Sequence[int], k: int, cfg: PolicyConfig, bend: float):
     """Every hidden checkpoint as (left neighbor, index, predicted score, prediction sd, allowance).
 
     Prediction: the chord between the evaluated neighbors; its sd adds the hidden point's own noise to the
@@ -225,7 +226,7 @@ def _hidden(pts: Mapping[int, Point], idx: Sequence[int], k: int, cfg: PolicyCon
         sd = cfg.z * _noise_sd(pts[i], pts[j])
         for h in range(i + 1, j):
             w = (h - i) / (j - i)
-            allowance = cfg.bend * min(h - i, j - h) / max(1, k - 1)
+            allowance = bend * min(h - i, j - h) / max(1, k - 1)
             yield i, h, (1 - w) * pts[i].score + w * pts[j].score, sd * math.sqrt(1 + w * w + (1 - w) ** 2), allowance
 
 
@@ -262,7 +263,6 @@ def risk_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int
     than one interval before it), or anywhere after the minimum when none is seen."""
     idx = sorted(pts)
     base = pts[0]
-    hidden = list(_hidden(pts, idx, k, cfg))
     interior = [i for i in idx if 0 < i < k - 1]
     dipped = any(classify(pts[i], base, cfg.tol, cfg.use_ci) == "below" for i in interior)
     risk: dict[int, float] = {}
@@ -280,7 +280,7 @@ def risk_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int
         thr = base.score - cfg.tol
         if cfg.use_ci:  # below only if its upper bound also clears the base's lower bound
             thr = min(thr, base.low() - min(_half_widths(base)[1], cfg.tol))
-        for i, h, mu, s, a in hidden:
+        for i, h, mu, s, a in _hidden(pts, idx, k, cfg, cfg.bend):
             add(i, _p_below(mu - a, s, thr), h)
         need = {i: at(i, 0) for i in _pick(risk, cfg.risk_label)}
         # A dip narrower than the smoothness bound allows (the hand-made late dip: 6 of 64 checkpoints,
@@ -292,6 +292,7 @@ def risk_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int
         return need
     lowest = min(pts[i].score for i in idx)
     m = next(i for i in idx if pts[i].score <= lowest + EPS)
+    hidden = list(_hidden(pts, idx, k, cfg, cfg.bend_min))
     for i, h, mu, s, a in hidden:
         if abs(h - m) > 1:
             add(i, _p_below(mu - a, s, lowest), h)
@@ -427,6 +428,46 @@ def sequential_count(score_at: Callable[[int], Obs], n_max: int, floor: int, bas
     return n_max
 
 
+def role_thresholds(base: float, tol: float, lowest: float | None, final: bool, dipped: bool) -> list[float]:
+    """The thresholds a checkpoint's score is compared with, given its role in ``core.patterns``' rule.
+
+    The final: base - tol, base, base + tol (its class) and the current minimum. An interior checkpoint never
+    meets base + tol (only the final's class uses it); base - tol matters only while no interior checkpoint
+    is below it (one below fixes the label); the base decides the recovery and the minimum ``min_step``."""
+    out = [base - tol, base, base + tol] if final else ([base] if dipped else [base - tol, base])
+    return out + ([] if lowest is None else [lowest])
+
+
+def remaining_half_width(item_means: Sequence[float], k: int, n_max: int, z: float = 1.96) -> float:
+    """Half-width (``z`` standard errors, 1.96: 95%) of (score at ``n_max`` samples) - (score at the first
+    ``k``), on the same items.
+
+    The dense sweep scores the same items with ``n_max`` samples, so only the samples not yet drawn can move
+    the score: per item, the mean of n_max - k more draws against the k seen. Item difficulty cancels (it is
+    what makes each checkpoint's own interval wide). Per-item variance is bounded by p(1 - p) for scores in
+    [0, 1] (exact for pass/fail), with p the item's mean so far and a k/(k-1) small-sample correction."""
+    if k >= n_max or len(item_means) == 0:
+        return 0.0
+    var = sum(p * (1.0 - p) for p in item_means) / len(item_means) * (k / (k - 1) if k > 1 else 2.0)
+    frac = (n_max - k) / n_max
+    return z * frac * math.sqrt(var * (1.0 / k + 1.0 / (n_max - k)) / len(item_means))
+
+
+def sequential_count_for_role(score_at: Callable[[int], tuple], n_max: int, floor: int,
+                              thresholds: Iterable[float], z: float = 1.96) -> int:
+    """The sample count at which sequential sampling stops for one checkpoint: the first of ``sample_rounds``
+    whose score, at ``score_at(k)`` = (score, lo, hi, item_means), is farther from every threshold of its
+    role (``role_thresholds``) than ``remaining_half_width``: the full-n score then falls on the same side of
+    each, so the dense sweep's verdict for this checkpoint is the same. Never below ``floor``."""
+    thresholds = tuple(thresholds)
+    for k in sample_rounds(n_max, floor):
+        got = score_at(k)
+        hw = remaining_half_width(got[3], k, n_max, z)
+        if k == n_max or all(abs(got[0] - t) > hw + EPS for t in thresholds):
+            return k
+    return n_max
+
+
 # ---- orchestration: the normal sweep, checkpoint subsets chosen by the policy ---------------------------------
 
 def policy_from_config(cfg) -> PolicyConfig:
@@ -495,6 +536,10 @@ def _merge_run_meta(store, run: str, meta: dict) -> None:
     store.upsert_run(run, {**(json.loads(row[0]) if row and row[0] else {}), **meta})
 
 
+def _clear(score: float, hw: float, thresholds: Iterable[float]) -> bool:
+    return all(abs(score - t) > hw + EPS for t in thresholds)
+
+
 class _RoundEvaluator:
     """The ``evaluate`` callback of ``run_policy`` for one run: a round of steps -> per-benchmark points."""
 
@@ -557,13 +602,17 @@ class _RoundEvaluator:
     def _sequential(self, steps: list[int], spec) -> None:
         n_max = int(self.settings.resolved(spec, "samples"))
         base = self.aggs[(0, spec.name)]["mean"]
-        # the minimum of the checkpoints evaluated before this round: a point near it decides min_step
-        lowest = min(a["mean"] for (s, b), a in self.aggs.items() if b == spec.name and s not in steps)
+        # what the checkpoints evaluated before this round fix: the minimum (a point near it decides
+        # min_step) and whether an interior checkpoint is already below base - tol (the label's dip)
+        before = {s: a["mean"] for (s, b), a in self.aggs.items() if b == spec.name and s not in steps}
+        lowest = min(before.values())
+        last = max(self.by_step)
+        dipped = any(0 < s < last and v < base - self.tol - EPS for s, v in before.items())
         pending = list(steps)
         for k in sample_rounds(n_max, self.floor):
             self._sweep(pending, [spec], {spec.name: k})
-            pending = [s for s in pending if k < n_max and not enough_samples(
-                self.aggs[(s, spec.name)]["mean"], self.aggs[(s, spec.name)]["ci_low"],
-                self.aggs[(s, spec.name)]["ci_high"], base, self.tol, (lowest,))]
+            pending = [s for s in pending if k < n_max and not _clear(
+                self.aggs[(s, spec.name)]["mean"], remaining_half_width(self.item_means[(s, spec.name)], k, n_max),
+                role_thresholds(base, self.tol, lowest, s == last, dipped))]
             if not pending:
                 return
