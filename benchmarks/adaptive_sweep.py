@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sftscope.core.patterns import Point, analyze_trajectory
-from sftscope.evaluate.adaptive import (PolicyConfig, role_thresholds, run_policy, sequential_count,
+from sftscope.evaluate.adaptive import (SEQUENTIAL_Z, PolicyConfig, role_thresholds, run_policy, sequential_count,
                                         sequential_count_for_role)
 
 DIP_PATTERNS = ("dip_and_recovery", "dip_partial_recovery", "dip_no_recovery")
@@ -150,7 +150,7 @@ def within_one(a, b, pos) -> bool:
 
 
 def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, rho: float = 0.0,
-             paired: bool = True, role: bool = True, seq_z: float = 1.96) -> dict:
+             paired: bool = True, role: bool = True, seq_z: float = SEQUENTIAL_Z) -> dict:
     outcomes = draw(fam, rng, rho)
     steps = [10 * i for i in range(fam.k + 1)]
     pos = {s: i for i, s in enumerate(steps)}
@@ -215,7 +215,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bend", type=float, default=PolicyConfig.bend)
     ap.add_argument("--sequential", action="store_true", help="sequential sample counts on avg@k benchmarks")
     ap.add_argument("--floor", type=int, default=2)
-    ap.add_argument("--seq-z", type=float, default=1.96, help="standard errors of the full-n half-width")
+    ap.add_argument("--seq-z", type=float, default=SEQUENTIAL_Z, help="standard errors of the full-n half-width")
     ap.add_argument("--all-thresholds", action="store_true", help="sequential sampling as first designed: every "
                     "threshold, each checkpoint's own interval (default: its role's thresholds, the full-n half-width)")
     ap.add_argument("--rho", type=float, default=0.0, help="correlation of a sample's draw between neighboring "

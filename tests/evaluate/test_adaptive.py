@@ -269,7 +269,7 @@ def test_remaining_half_width_counts_only_the_samples_not_drawn():
     items = [0.5] * 400
     assert remaining_half_width(items, 8, 8) == 0.0
     # p(1-p) = 1/4, corrected by k/(k-1) = 4/3; (n-k)/n = 1/2; 1/k + 1/(n-k) = 1/2
-    assert remaining_half_width(items, 4, 8) == pytest.approx(1.96 * 0.5 * math.sqrt(0.25 * 4 / 3 * 0.5 / 400))
+    assert remaining_half_width(items, 4, 8, z=1.96) == pytest.approx(1.96 * 0.5 * math.sqrt(0.25 * 4 / 3 * 0.5 / 400))
     assert remaining_half_width(items, 2, 8) > remaining_half_width(items, 4, 8)
     assert remaining_half_width([0.0, 1.0] * 200, 4, 8) == 0.0  # items that never vary cannot move
 
