@@ -41,8 +41,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from sftscope.core.patterns import Point, analyze_trajectory
-from sftscope.evaluate.adaptive import (SEQUENTIAL_Z, PolicyConfig, role_thresholds, run_policy, sequential_count,
-                                        sequential_count_for_role)
+from sftscope.evaluate.adaptive import (
+    SEQUENTIAL_Z,
+    PolicyConfig,
+    role_thresholds,
+    run_policy,
+    sequential_count,
+    sequential_count_for_role,
+)
 
 DIP_PATTERNS = ("dip_and_recovery", "dip_partial_recovery", "dip_no_recovery")
 
@@ -181,7 +187,7 @@ def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, 
 
     res = run_policy(steps, evaluate, cfg)
     got = res.verdicts(cfg.tol, cfg.use_ci)["score"]
-    truth = analyze_trajectory([Point(s, float(m)) for s, m in zip(steps, fam.curve())], cfg.tol)
+    truth = analyze_trajectory([Point(s, float(m)) for s, m in zip(steps, fam.curve(), strict=True)], cfg.tol)
     return {"family": fam.name, "items": fam.items, "n": fam.n, "k": fam.k,
             "dense": dense["pattern"], "adaptive": got["pattern"],
             "pattern_ok": dense["pattern"] == got["pattern"],

@@ -5,22 +5,25 @@ checkpoints that were evaluated. The policy, over the sorted list of available s
 
 1. *coarse*: the base, the final and a log-spaced plus an evenly spaced subset of the rest (log-spaced
    because dips come early in SFT; the even points keep a late dip from hiding in one long gap);
-2. *refine*, in rounds, by splitting a gap between two evaluated neighbors (the middle checkpoint) when a
-   checkpoint inside it could still change an answer, judged from the neighbors' confidence intervals:
+2. *refine*, in rounds, by splitting gaps between evaluated neighbors (at the middle checkpoint). Rule
+   ``risk`` (the default, ``risk_splits``): each hidden checkpoint is predicted from the chord between its
+   neighbors, with the chord's and its own noise (paired per-item intervals when known) and a smoothness
+   bound (``bend``; an assumption about the noise-free curve, see ``_hidden``); from that, the probability
+   that it changes an answer as ``core.patterns`` applies the rule: the label only while no interior
+   checkpoint is below ``base - tol`` (one below fixes it, the final's class is known), ``min_step`` when it
+   falls under the current minimum more than one interval away, ``recovery_step`` when it reaches the base
+   before the recovery seen. Gaps are split, riskiest first, until the rest carry at most ``risk_label`` /
+   ``risk_min``. Guards: no gap wider than ``max_gap`` while no dip is seen, gaps next to the minimum split
+   down to two intervals. Rule ``reach`` (the first design) splits while a neighbor's interval widened by
+   ``z`` reaches a threshold:
    - label: no evaluated checkpoint is below ``base - tol`` yet, and a neighbor's interval reaches below it
-     (a dip could hide in the gap) or the gap is wider than ``max_gap`` of the checkpoints (a dip narrower
-     than the gap could hide between neighbors confidently above). Once a checkpoint is below, the label is
-     fixed: the final is evaluated and more checkpoints can only add dips;
+     or the gap is wider than ``max_gap``;
    - ``min_step`` (once dipped): a neighbor's interval reaches below the current minimum, or the gap
-     touches the minimum and is longer than two intervals (a hidden minimum next to the current one is
-     within one checkpoint interval, which is the precision asked for);
+     touches the minimum and is longer than two intervals;
    - ``recovery_step`` (once dipped): a gap between the minimum and the first checkpoint at or above the
-     base whose interval reaches the base (the recovery could be earlier), except the last such gap when
-     it spans at most two intervals (again within one interval).
-3. *stop* when no gap needs splitting: evaluating more checkpoints can then move no answer by more than one
-   checkpoint interval unless a hidden checkpoint falls outside its neighbors' intervals (``z`` scales the
-   intervals' half-widths used here; 1.0 = the stored 95% intervals). With per-item means the interval is
-   the paired one between the two neighbors (``paired_half_width``): same items, so item difficulty cancels.
+     base whose interval reaches the base, except the last such gap when it spans at most two intervals.
+3. *stop* when no gap needs splitting. The simulator (``benchmarks/adaptive_sweep.py``) measures both rules
+   against the dense sweep; docs/analysis.md has the table.
 
 Why ``min_step``/``recovery_step`` are chased only after a dip: they are the dip's location and end; on a
 flat or rising trajectory the minimum is the noise around the base, and pinning a noise minimum down needs
@@ -49,11 +52,11 @@ class PolicyConfig:
 
     tol: float = 0.01
     use_ci: bool = False
-    # Coarse round: 4 log-spaced + 3 evenly spaced, and while no dip is seen no gap wider than 1/8 of the
+    # Coarse round: 3 log-spaced + 3 evenly spaced, and while no dip is seen no gap wider than 1/8 of the
     # checkpoints: that width is the narrowest dip that cannot hide between two neighbors confidently above
-    # the threshold (4+3 alone missed the hand-made late dip, ~6 of 64 checkpoints wide, in
-    # tests/evaluate/test_adaptive.py, and 3 of 12 simulated late dips). Chosen on simulator seeds 0-2
-    # among 6+4, 4+3, 4+1, 5+0 and max_gap none/0.125/0.1/0.07; docs/analysis.md reports seeds 3-5.
+    # the threshold (without it the hand-made late dip, ~6 of 64 checkpoints wide, in
+    # tests/evaluate/test_adaptive.py is missed). Everything here was chosen on simulator seeds 0-2 (coarse
+    # 2+2, 0+3, 3+3; risk_min 0.2-0.4; bend 0.1-1.0); docs/analysis.md reports seeds 3-5 and 6-8.
     n_log: int = 3  # log-spaced coarse checkpoints (besides base and final)
     n_even: int = 3  # evenly spaced coarse checkpoints
     z: float = 1.0  # multiplier on interval half-widths when asking "could a hidden checkpoint reach X"
@@ -63,11 +66,14 @@ class PolicyConfig:
     # split while the probability that some hidden checkpoint changes an answer exceeds risk_label (the
     # label) / risk_min (min_step, recovery_step); see ``risk_splits``.
     rule: str = "risk"
-    risk_label: float = 0.05
-    risk_min: float = 0.3
+    risk_label: float = 0.05  # the pattern goal is 95% agreement; the label phase is cheap either way
+    risk_min: float = 0.3  # min_step goal 90% (within one interval); 0.2 buys ~0.02 agreement for ~0.05 cost
     bend_min: float = 0.3  # the same bound once dipped (min_step, recovery_step: chords across a curved bottom)
     split_at_risk: bool = False  # risk rule: split a gap at its riskiest hidden checkpoint (else the middle)
-    bend: float = 0.1  # smoothness assumption: sd of the curve's departure from a chord, per unit of training
+    # smoothness assumption: the noise-free curve departs from a chord by at most bend x the distance to the
+    # nearer evaluated neighbor (as a fraction of training). 0.1: a gap of 8 of 64 checkpoints hides at most
+    # 0.006, under tol 0.01, so a flat line with narrow intervals stops at the widest-gap rule's spacing.
+    bend: float = 0.1
 
     def __post_init__(self):
         if self.tol < 0 or self.z < 0 or self.n_log < 0 or self.n_even < 0:
@@ -131,7 +137,7 @@ def paired_half_width(a: Point, b: Point) -> float | None:
     xa, xb = getattr(a, "items", None), getattr(b, "items", None)
     if xa is None or xb is None or len(xa) != len(xb) or len(xa) < 2:
         return None
-    d = [u - v for u, v in zip(xa, xb)]
+    d = [u - v for u, v in zip(xa, xb, strict=True)]
     mean = sum(d) / len(d)
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
     return 1.96 * sd / math.sqrt(len(d))
@@ -169,7 +175,7 @@ def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[in
     if cfg.rule == "risk":
         return risk_splits(pts, k, cfg)
     base = pts[0]
-    gaps = [(i, j) for i, j in zip(idx, idx[1:]) if j - i > 1]
+    gaps = [(i, j) for i, j in zip(idx, idx[1:], strict=False) if j - i > 1]
     need: dict[int, int] = {}
     interior = [i for i in idx if 0 < i < k - 1]
     dipped = any(classify(pts[i], base, cfg.tol, cfg.use_ci) == "below" for i in interior)
@@ -220,7 +226,7 @@ def _hidden(pts: Mapping[int, Point], idx: Sequence[int], k: int, cfg: PolicyCon
     *smoothness assumption*, a Lipschitz-style bound: the noise-free curve departs from the chord by at most
     ``bend`` x (distance to the nearer neighbor, as a fraction of training). It is a bound, not a noise
     term: independent per-point slack would add up over many small gaps and make every flat line dense."""
-    for i, j in zip(idx, idx[1:]):
+    for i, j in zip(idx, idx[1:], strict=False):
         if j - i < 2:
             continue
         sd = cfg.z * _noise_sd(pts[i], pts[j])
@@ -286,7 +292,7 @@ def risk_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int
         # A dip narrower than the smoothness bound allows (the hand-made late dip: 6 of 64 checkpoints,
         # slopes of ~4 per unit of training) can still hide between confident neighbors: cap the gap width.
         widest = max(2, math.ceil(cfg.max_gap * (k - 1))) if cfg.max_gap else None
-        for i, j in zip(idx, idx[1:]):
+        for i, j in zip(idx, idx[1:], strict=False):
             if widest is not None and j - i > widest:
                 need.setdefault(i, (0, None))
         return need
@@ -299,7 +305,7 @@ def risk_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int
     need = {i: at(i, 1) for i in _pick(risk, cfg.risk_min)}
     # The gaps on either side of the minimum are split down to two intervals whatever the bound says: a dip
     # steeper than ``bend`` (the hand-made late dip) would otherwise put its bottom two intervals away.
-    for i, j in zip(idx, idx[1:]):
+    for i, j in zip(idx, idx[1:], strict=False):
         if m in (i, j) and j - i > 2:
             need.setdefault(i, (1, None))
     r = next((i for i in idx if i > m and pts[i].score >= base.score - EPS), None)
@@ -342,7 +348,7 @@ def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], 
     if not urgency:
         return coarse
     evaluated = sorted(pos[s] for s in points)
-    right = {i: j for i, j in zip(evaluated, evaluated[1:])}
+    right = {i: j for i, j in zip(evaluated, evaluated[1:], strict=False)}
     order = sorted(urgency, key=lambda i: (urgency[i][0], urgency[i][1], -(right[i] - i), i))
     if cfg.per_round is not None:
         order = order[:cfg.per_round]
