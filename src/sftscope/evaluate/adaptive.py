@@ -166,9 +166,10 @@ def _could_be_below(a: Point, b: Point, base: Point, cfg: PolicyConfig) -> bool:
     return lo + hw < base.low() - EPS
 
 
-def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int, int]:
+def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int, int | tuple]:
     """For one track (``index -> point`` of the evaluated checkpoints among ``k``), the gaps that need
-    splitting: ``{left index: priority}`` (0 label, 1 minimum, 2 recovery; lower is more urgent)."""
+    splitting: ``{left index: priority}`` (0 label, 1 minimum, 2 recovery; lower is more urgent); the
+    ``risk`` rule gives ``(priority, split index or None for the middle)``."""
     idx = sorted(pts)
     if not idx or idx[0] != 0:
         return {}
@@ -257,7 +258,7 @@ def _pick(risk: dict[int, float], budget: float) -> list[int]:
     return out
 
 
-def risk_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int, int]:
+def risk_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int, tuple]:
     """The ``risk`` rule of ``track_splits``: per hidden checkpoint, the probability that its score changes
     an answer (from ``_hidden``'s prediction), combined per gap as 1 - prod(1 - p); the riskiest gaps are
     split until the rest carry at most ``risk_label`` (label) / ``risk_min`` (min_step, recovery_step).
