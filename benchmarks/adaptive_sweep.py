@@ -41,7 +41,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from sftscope.core.patterns import Point, analyze_trajectory
-from sftscope.evaluate.adaptive import PolicyConfig, run_policy, sequential_count
+from sftscope.evaluate.adaptive import (
+    SEQUENTIAL_Z,
+    PolicyConfig,
+    role_thresholds,
+    run_policy,
+    sequential_count,
+    sequential_count_for_role,
+)
 
 DIP_PATTERNS = ("dip_and_recovery", "dip_partial_recovery", "dip_no_recovery")
 
@@ -149,7 +156,7 @@ def within_one(a, b, pos) -> bool:
 
 
 def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, rho: float = 0.0,
-             paired: bool = True) -> dict:
+             paired: bool = True, role: bool = True, seq_z: float = SEQUENTIAL_Z) -> dict:
     outcomes = draw(fam, rng, rho)
     steps = [10 * i for i in range(fam.k + 1)]
     pos = {s: i for i, s in enumerate(steps)}
@@ -165,8 +172,14 @@ def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, 
             k = fam.n
             if sequential and s != 0 and fam.n > floor:
                 base = score(outcomes[0])[0]
-                extra = () if lowest is None else (lowest,)
-                k = sequential_count(lambda kk, o=o: score(o, kk), fam.n, floor, base, cfg.tol, extra)
+                if role:  # thresholds of this checkpoint's role, full-n uncertainty of the same items
+                    last = steps[-1]
+                    dipped = any(0 < t < last and v < base - cfg.tol for t, v in seen.items())
+                    k = sequential_count_for_role(lambda kk, o=o: score(o, kk) + (o[:, :kk].mean(axis=1),), fam.n,
+                                                  floor, role_thresholds(base, cfg.tol, lowest, s == last, dipped), seq_z)
+                else:  # the first design: every threshold, the checkpoint's own interval
+                    extra = () if lowest is None else (lowest,)
+                    k = sequential_count(lambda kk, o=o: score(o, kk), fam.n, floor, base, cfg.tol, extra)
             used_samples[s] = k * fam.items
             out[s] = score(o, k) + ((o[:, :k].mean(axis=1),) if paired else ())
         seen.update({s: v[0] for s, v in out.items()})
@@ -174,7 +187,7 @@ def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, 
 
     res = run_policy(steps, evaluate, cfg)
     got = res.verdicts(cfg.tol, cfg.use_ci)["score"]
-    truth = analyze_trajectory([Point(s, float(m)) for s, m in zip(steps, fam.curve())], cfg.tol)
+    truth = analyze_trajectory([Point(s, float(m)) for s, m in zip(steps, fam.curve(), strict=True)], cfg.tol)
     return {"family": fam.name, "items": fam.items, "n": fam.n, "k": fam.k,
             "dense": dense["pattern"], "adaptive": got["pattern"],
             "pattern_ok": dense["pattern"] == got["pattern"],
@@ -184,6 +197,7 @@ def simulate(fam: Family, rng, cfg: PolicyConfig, sequential: bool, floor: int, 
             "dense_true": dense["pattern"] == truth["pattern"],
             "dense_min_true": within_one(dense["min_step"], truth["min_step"], pos),
             "adaptive_true": got["pattern"] == truth["pattern"],
+            "adaptive_min_true": within_one(got["min_step"], truth["min_step"], pos),
             "evals": len(res.points), "dense_evals": len(steps), "rounds": len(res.rounds),
             "samples": sum(used_samples.values()), "full_samples": len(res.points) * fam.items * fam.n}
 
@@ -199,8 +213,17 @@ def main(argv=None) -> int:
     ap.add_argument("--n-log", type=int, default=PolicyConfig.n_log)
     ap.add_argument("--n-even", type=int, default=PolicyConfig.n_even)
     ap.add_argument("--max-gap", type=float, default=PolicyConfig.max_gap)
+    ap.add_argument("--rule", default=PolicyConfig.rule, choices=("reach", "risk"))
+    ap.add_argument("--risk-label", type=float, default=PolicyConfig.risk_label)
+    ap.add_argument("--risk-min", type=float, default=PolicyConfig.risk_min)
+    ap.add_argument("--split-at-risk", action="store_true")
+    ap.add_argument("--bend-min", type=float, default=PolicyConfig.bend_min)
+    ap.add_argument("--bend", type=float, default=PolicyConfig.bend)
     ap.add_argument("--sequential", action="store_true", help="sequential sample counts on avg@k benchmarks")
     ap.add_argument("--floor", type=int, default=2)
+    ap.add_argument("--seq-z", type=float, default=SEQUENTIAL_Z, help="standard errors of the full-n half-width")
+    ap.add_argument("--all-thresholds", action="store_true", help="sequential sampling as first designed: every "
+                    "threshold, each checkpoint's own interval (default: its role's thresholds, the full-n half-width)")
     ap.add_argument("--rho", type=float, default=0.0, help="correlation of a sample's draw between neighboring "
                     "checkpoints (0: independent noise, the pessimistic default)")
     ap.add_argument("--items-scale", type=float, default=1.0, help="multiply every item count (less noise)")
@@ -209,12 +232,14 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true", help="only the summary")
     args = ap.parse_args(argv)
     cfg = PolicyConfig(tol=args.tol, use_ci=args.use_ci, z=args.z, per_round=args.per_round, n_log=args.n_log,
-                       n_even=args.n_even, max_gap=args.max_gap)
+                       n_even=args.n_even, max_gap=args.max_gap or None, rule=args.rule,
+                       risk_label=args.risk_label, risk_min=args.risk_min, bend=args.bend, bend_min=args.bend_min, split_at_risk=args.split_at_risk)
     t0 = time.perf_counter()
     rows = []
     for seed in (int(x) for x in args.seeds.split(",")):
         rng = np.random.default_rng([seed, 16])
-        rows += [simulate(f, rng, cfg, args.sequential, args.floor, args.rho, not args.unpaired)
+        rows += [simulate(f, rng, cfg, args.sequential, args.floor, args.rho, not args.unpaired, not args.all_thresholds,
+                          args.seq_z)
                  for f in families(seed, args.items_scale)]
     if not args.quiet:
         print(f"{'trajectory':<16}{'items x n':>10}{'k':>4}  {'dense':<22}{'adaptive':<22}{'min':>4}{'rec':>4}"
@@ -236,8 +261,9 @@ def main(argv=None) -> int:
     multi = [r for r in rows if r["n"] > 1]
     true_dips = [r for r in rows if r["truth"] in DIP_PATTERNS]
     print(f"# against the noise-free curve: dense label {np.mean([r['dense_true'] for r in rows]):.3f}, adaptive "
-          f"label {np.mean([r['adaptive_true'] for r in rows]):.3f}; dense min_step within one interval of the "
-          f"true minimum on true dips {np.mean([r['dense_min_true'] for r in true_dips]):.3f} ({len(true_dips)})",
+          f"label {np.mean([r['adaptive_true'] for r in rows]):.3f}; min_step within one interval of the true "
+          f"minimum on true dips ({len(true_dips)}): dense {np.mean([r['dense_min_true'] for r in true_dips]):.3f}, "
+          f"adaptive {np.mean([r['adaptive_min_true'] for r in true_dips]):.3f}",
           file=sys.stderr)
     for ok in (True, False):
         sel = [r for r in rows if r["dense_true"] is ok]

@@ -62,7 +62,8 @@ def _within_one(a, b):
 CASES = [
     ("dip_and_recovery", "dip_and_recovery", 32),
     ("flat_wide_ci", "flat", K + 1),  # a dip can hide anywhere the intervals reach below base - tol: dense
-    ("flat_narrow_ci", "flat", 12),  # nothing can hide: the coarse round and the widest-gap rule settle it
+    # nothing can hide: the coarse round, the widest-gap rule (gaps <= 8) and the smoothness bound settle it
+    ("flat_narrow_ci", "flat", 16),
     ("late_dip", "dip_and_recovery", 40),
     ("monotone_gain", "gain", 14),
 ]
@@ -196,7 +197,7 @@ def test_paired_intervals_let_a_flat_line_stop_early():
     paired = run_policy(STEPS, evaluate, PolicyConfig(tol=TOL))
     unpaired = run_policy(STEPS, lambda todo: {s: v[:3] for s, v in evaluate(todo).items()}, PolicyConfig(tol=TOL))
     assert paired.verdicts(TOL)["score"]["pattern"] == unpaired.verdicts(TOL)["score"]["pattern"] == "flat"
-    assert len(paired.points) == len(coarse_indices(K + 1)) and len(unpaired.points) == K + 1
+    assert len(paired.points) <= 12 and len(unpaired.points) == K + 1
     a, b = Point(0, 0.5), Point(10, 0.5)
     assert paired_half_width(a, b) is None  # no per-item means: the points' own intervals are used
 
@@ -212,3 +213,75 @@ def test_the_widest_gap_rule_finds_a_narrow_late_dip_that_precise_neighbors_hide
     default = run_policy(STEPS, evaluate, PolicyConfig(tol=TOL)).verdicts(TOL)["score"]
     assert without["pattern"] == "gain"  # the dip hid between two coarse checkpoints
     assert default["pattern"] == "dip_and_recovery" and abs(default["min_step"] - 540) <= 10
+
+
+# ---- the risk rule (default) against the first design's reach rule ---------------------------------------------
+
+REACH = PolicyConfig(tol=TOL, rule="reach", n_log=4, n_even=3, max_gap=0.125)  # the first design
+
+
+@pytest.mark.parametrize("name", ["dip_and_recovery", "late_dip", "monotone_gain"])
+def test_the_risk_rule_is_no_more_expensive_and_reaches_the_same_verdict(name):
+    risk, got, dense, _ = _run(name)
+    reach = _run(name, REACH)[0]
+    assert got["pattern"] == dense["pattern"] and len(risk.points) <= len(reach.points)
+    if name == "dip_and_recovery":  # a clean dip: the chord prediction settles the bottom early (12 vs 19)
+        assert len(risk.points) < len(reach.points)
+
+
+def test_once_an_interior_checkpoint_is_clearly_below_the_label_is_not_refined():
+    from sftscope.evaluate.adaptive import risk_splits
+
+    base, below = Point(0, 0.5, 0.497, 0.503), Point(320, 0.3, 0.297, 0.303)
+    end = Point(640, 0.5, 0.497, 0.503)
+    # wide gaps on both sides of a point far below base - tol: only the minimum/recovery may ask for more
+    need = risk_splits({0: base, 32: below, 64: end}, K + 1, PolicyConfig(tol=TOL))
+    assert need and all(prio >= 1 for prio, _ in need.values())
+    # the same trajectory without the dip point: the label is still open, the wide gap is refined for it
+    need = risk_splits({0: base, 64: end}, K + 1, PolicyConfig(tol=TOL))
+    assert [prio for prio, _ in need.values()] == [0]
+
+
+def test_policy_settings_are_checked():
+    with pytest.raises(SftscopeError, match="rule must be"):
+        PolicyConfig(rule="dense")
+    with pytest.raises(SftscopeError, match="risk_label"):
+        PolicyConfig(risk_min=0.0)
+
+
+# ---- sequential samples by role -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("final,dipped,lowest,expected", [
+    (True, False, 0.4, [0.49, 0.5, 0.51, 0.4]),  # the final's class needs base +- tol
+    (False, False, 0.4, [0.49, 0.5, 0.4]),  # interior: base + tol is never compared with
+    (False, True, 0.4, [0.5, 0.4]),  # a dip is already seen: base - tol cannot change the label
+    (False, True, None, [0.5]),
+])
+def test_role_thresholds(final, dipped, lowest, expected):
+    from sftscope.evaluate.adaptive import role_thresholds
+
+    assert role_thresholds(0.5, 0.01, lowest, final, dipped) == pytest.approx(expected)
+
+
+def test_remaining_half_width_counts_only_the_samples_not_drawn():
+    from sftscope.evaluate.adaptive import remaining_half_width
+
+    items = [0.5] * 400
+    assert remaining_half_width(items, 8, 8) == 0.0
+    # p(1-p) = 1/4, corrected by k/(k-1) = 4/3; (n-k)/n = 1/2; 1/k + 1/(n-k) = 1/2
+    assert remaining_half_width(items, 4, 8, z=1.96) == pytest.approx(1.96 * 0.5 * math.sqrt(0.25 * 4 / 3 * 0.5 / 400))
+    assert remaining_half_width(items, 2, 8) > remaining_half_width(items, 4, 8)
+    assert remaining_half_width([0.0, 1.0] * 200, 4, 8) == 0.0  # items that never vary cannot move
+
+
+def test_sequential_count_for_role_stops_when_every_threshold_is_clear():
+    from sftscope.evaluate.adaptive import sequential_count_for_role
+
+    items = [0.5] * 400  # remaining half-width at k=2 of n=8: about 0.04
+
+    def at(score):
+        return lambda k: (score, score - 0.05, score + 0.05, items)
+
+    assert sequential_count_for_role(at(0.30), 8, 2, [0.49, 0.5]) == 2  # deep in a dip, far from both
+    assert sequential_count_for_role(at(0.48), 8, 2, [0.49, 0.5]) == 8  # 0.01 from base - tol: full n
+    assert sequential_count_for_role(at(0.30), 8, 2, [0.49, 0.5, 0.31]) == 8  # next to the minimum

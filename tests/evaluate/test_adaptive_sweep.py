@@ -53,7 +53,7 @@ def test_sequential_samples_are_a_prefix_recorded_per_score(tmp_path, monkeypatc
 
     # Ten fake items never give an interval narrow enough; the decision itself is tested in test_adaptive.py.
     # Here: "enough" below 0.3, so the wiring's escalation is exercised on some checkpoints and not others.
-    monkeypatch.setattr(adaptive, "enough_samples", lambda score, lo, hi, base, tol, extra=(): score < 0.3)
+    monkeypatch.setattr(adaptive, "_clear", lambda score, hw, thresholds: score < 0.3)
     db = tmp_path / "s.sqlite"
     settings = SweepSettings(backend="fake", samples=8, batch_size=8, temperature=0.7, max_new_tokens=8, n_boot=50)
     aggs = run_adaptive_sweep(CKPTS, ["fake_a"], settings, db, progress=False, samples_floor=2, policy=POLICY)

@@ -5,22 +5,25 @@ checkpoints that were evaluated. The policy, over the sorted list of available s
 
 1. *coarse*: the base, the final and a log-spaced plus an evenly spaced subset of the rest (log-spaced
    because dips come early in SFT; the even points keep a late dip from hiding in one long gap);
-2. *refine*, in rounds, by splitting a gap between two evaluated neighbors (the middle checkpoint) when a
-   checkpoint inside it could still change an answer, judged from the neighbors' confidence intervals:
+2. *refine*, in rounds, by splitting gaps between evaluated neighbors (at the middle checkpoint). Rule
+   ``risk`` (the default, ``risk_splits``): each hidden checkpoint is predicted from the chord between its
+   neighbors, with the chord's and its own noise (paired per-item intervals when known) and a smoothness
+   bound (``bend``; an assumption about the noise-free curve, see ``_hidden``); from that, the probability
+   that it changes an answer as ``core.patterns`` applies the rule: the label only while no interior
+   checkpoint is below ``base - tol`` (one below fixes it, the final's class is known), ``min_step`` when it
+   falls under the current minimum more than one interval away, ``recovery_step`` when it reaches the base
+   before the recovery seen. Gaps are split, riskiest first, until the rest carry at most ``risk_label`` /
+   ``risk_min``. Guards: no gap wider than ``max_gap`` while no dip is seen, gaps next to the minimum split
+   down to two intervals. Rule ``reach`` (the first design) splits while a neighbor's interval widened by
+   ``z`` reaches a threshold:
    - label: no evaluated checkpoint is below ``base - tol`` yet, and a neighbor's interval reaches below it
-     (a dip could hide in the gap) or the gap is wider than ``max_gap`` of the checkpoints (a dip narrower
-     than the gap could hide between neighbors confidently above). Once a checkpoint is below, the label is
-     fixed: the final is evaluated and more checkpoints can only add dips;
+     or the gap is wider than ``max_gap``;
    - ``min_step`` (once dipped): a neighbor's interval reaches below the current minimum, or the gap
-     touches the minimum and is longer than two intervals (a hidden minimum next to the current one is
-     within one checkpoint interval, which is the precision asked for);
+     touches the minimum and is longer than two intervals;
    - ``recovery_step`` (once dipped): a gap between the minimum and the first checkpoint at or above the
-     base whose interval reaches the base (the recovery could be earlier), except the last such gap when
-     it spans at most two intervals (again within one interval).
-3. *stop* when no gap needs splitting: evaluating more checkpoints can then move no answer by more than one
-   checkpoint interval unless a hidden checkpoint falls outside its neighbors' intervals (``z`` scales the
-   intervals' half-widths used here; 1.0 = the stored 95% intervals). With per-item means the interval is
-   the paired one between the two neighbors (``paired_half_width``): same items, so item difficulty cancels.
+     base whose interval reaches the base, except the last such gap when it spans at most two intervals.
+3. *stop* when no gap needs splitting. The simulator (``benchmarks/adaptive_sweep.py``) measures both rules
+   against the dense sweep; docs/analysis.md has the table.
 
 Why ``min_step``/``recovery_step`` are chased only after a dip: they are the dip's location and end; on a
 flat or rising trajectory the minimum is the noise around the base, and pinning a noise minimum down needs
@@ -49,20 +52,36 @@ class PolicyConfig:
 
     tol: float = 0.01
     use_ci: bool = False
-    # Coarse round: 4 log-spaced + 3 evenly spaced, and while no dip is seen no gap wider than 1/8 of the
+    # Coarse round: 3 log-spaced + 3 evenly spaced, and while no dip is seen no gap wider than 1/8 of the
     # checkpoints: that width is the narrowest dip that cannot hide between two neighbors confidently above
-    # the threshold (4+3 alone missed the hand-made late dip, ~6 of 64 checkpoints wide, in
-    # tests/evaluate/test_adaptive.py, and 3 of 12 simulated late dips). Chosen on simulator seeds 0-2
-    # among 6+4, 4+3, 4+1, 5+0 and max_gap none/0.125/0.1/0.07; docs/analysis.md reports seeds 3-5.
-    n_log: int = 4  # log-spaced coarse checkpoints (besides base and final)
+    # the threshold (without it the hand-made late dip, ~6 of 64 checkpoints wide, in
+    # tests/evaluate/test_adaptive.py is missed). Everything here was chosen on simulator seeds 0-2 (coarse
+    # 2+2, 0+3, 3+3; risk_min 0.2-0.4; bend 0.1-1.0); docs/analysis.md reports seeds 3-5 and 6-8.
+    n_log: int = 3  # log-spaced coarse checkpoints (besides base and final)
     n_even: int = 3  # evenly spaced coarse checkpoints
     z: float = 1.0  # multiplier on interval half-widths when asking "could a hidden checkpoint reach X"
     per_round: int | None = None  # at most this many checkpoints per refinement round (None: every gap at once)
     max_gap: float | None = 0.125  # while no dip is seen, split gaps wider than this fraction of the checkpoints
+    # rule "reach": split a gap when its neighbors' reach crosses a threshold (the first design). Rule "risk":
+    # split while the probability that some hidden checkpoint changes an answer exceeds risk_label (the
+    # label) / risk_min (min_step, recovery_step); see ``risk_splits``.
+    rule: str = "risk"
+    risk_label: float = 0.05  # the pattern goal is 95% agreement; the label phase is cheap either way
+    risk_min: float = 0.3  # min_step goal 90% (within one interval); 0.2 buys ~0.02 agreement for ~0.05 cost
+    bend_min: float = 0.3  # the same bound once dipped (min_step, recovery_step: chords across a curved bottom)
+    split_at_risk: bool = False  # risk rule: split a gap at its riskiest hidden checkpoint (else the middle)
+    # smoothness assumption: the noise-free curve departs from a chord by at most bend x the distance to the
+    # nearer evaluated neighbor (as a fraction of training). 0.1: a gap of 8 of 64 checkpoints hides at most
+    # 0.006, under tol 0.01, so a flat line with narrow intervals stops at the widest-gap rule's spacing.
+    bend: float = 0.1
 
     def __post_init__(self):
         if self.tol < 0 or self.z < 0 or self.n_log < 0 or self.n_even < 0:
             raise SftscopeError(f"adaptive policy: tol, z, n_log and n_even must be >= 0, got {self}")
+        if self.rule not in ("reach", "risk"):
+            raise SftscopeError(f"adaptive policy: rule must be 'reach' or 'risk', got {self.rule!r}")
+        if not (0 < self.risk_label < 1 and 0 < self.risk_min < 1) or min(self.bend, self.bend_min) < 0:
+            raise SftscopeError(f"adaptive policy: risk_label and risk_min must be in (0, 1) and bend, bend_min >= 0, got {self}")
         if self.per_round is not None and self.per_round < 1:
             raise SftscopeError(f"adaptive policy: per_round must be >= 1 or None, got {self.per_round}")
 
@@ -118,7 +137,7 @@ def paired_half_width(a: Point, b: Point) -> float | None:
     xa, xb = getattr(a, "items", None), getattr(b, "items", None)
     if xa is None or xb is None or len(xa) != len(xb) or len(xa) < 2:
         return None
-    d = [u - v for u, v in zip(xa, xb)]
+    d = [u - v for u, v in zip(xa, xb, strict=True)]
     mean = sum(d) / len(d)
     sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
     return 1.96 * sd / math.sqrt(len(d))
@@ -147,14 +166,17 @@ def _could_be_below(a: Point, b: Point, base: Point, cfg: PolicyConfig) -> bool:
     return lo + hw < base.low() - EPS
 
 
-def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int, int]:
+def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int, int | tuple]:
     """For one track (``index -> point`` of the evaluated checkpoints among ``k``), the gaps that need
-    splitting: ``{left index: priority}`` (0 label, 1 minimum, 2 recovery; lower is more urgent)."""
+    splitting: ``{left index: priority}`` (0 label, 1 minimum, 2 recovery; lower is more urgent); the
+    ``risk`` rule gives ``(priority, split index or None for the middle)``."""
     idx = sorted(pts)
     if not idx or idx[0] != 0:
         return {}
+    if cfg.rule == "risk":
+        return risk_splits(pts, k, cfg)
     base = pts[0]
-    gaps = [(i, j) for i, j in zip(idx, idx[1:]) if j - i > 1]
+    gaps = [(i, j) for i, j in zip(idx, idx[1:], strict=False) if j - i > 1]
     need: dict[int, int] = {}
     interior = [i for i in idx if 0 < i < k - 1]
     dipped = any(classify(pts[i], base, cfg.tol, cfg.use_ci) == "below" for i in interior)
@@ -183,6 +205,121 @@ def track_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[in
     return need
 
 
+def _noise_sd(a: Point, b: Point) -> float:
+    """One checkpoint's noise sd around the curve: from the paired difference of two neighbors (sd of a
+    difference / sqrt 2) when per-item means are known, else from their own intervals (item spread included:
+    larger, so more checkpoints are evaluated)."""
+    hw = paired_half_width(a, b)
+    if hw is not None:
+        return hw / (1.96 * math.sqrt(2))
+    return max(*_half_widths(a), *_half_widths(b)) / 1.96
+
+
+def _phi(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2))
+
+
+def _hidden(pts: Mapping[int, Point], idx: Sequence[int], k: int, cfg: PolicyConfig, bend: float):
+    """Every hidden checkpoint as (left neighbor, index, predicted score, prediction sd, allowance).
+
+    Prediction: the chord between the evaluated neighbors; its sd adds the hidden point's own noise to the
+    chord's (weights w and 1-w on the neighbors); ``z`` scales it (0: point estimates). The allowance is the
+    *smoothness assumption*, a Lipschitz-style bound: the noise-free curve departs from the chord by at most
+    ``bend`` x (distance to the nearer neighbor, as a fraction of training). It is a bound, not a noise
+    term: independent per-point slack would add up over many small gaps and make every flat line dense."""
+    for i, j in zip(idx, idx[1:], strict=False):
+        if j - i < 2:
+            continue
+        sd = cfg.z * _noise_sd(pts[i], pts[j])
+        for h in range(i + 1, j):
+            w = (h - i) / (j - i)
+            allowance = bend * min(h - i, j - h) / max(1, k - 1)
+            yield i, h, (1 - w) * pts[i].score + w * pts[j].score, sd * math.sqrt(1 + w * w + (1 - w) ** 2), allowance
+
+
+def _p_below(mu: float, s: float, threshold: float) -> float:
+    """P(a hidden checkpoint predicted N(mu, s^2) shows a score under ``threshold``)."""
+    if s <= 0:
+        return 1.0 if mu < threshold - EPS else 0.0
+    return _phi((threshold - mu) / s)
+
+
+def _pick(risk: dict[int, float], budget: float) -> list[int]:
+    """Gaps to split: the riskiest first, until the gaps left alone carry a total risk <= ``budget``."""
+    keep = 1.0
+    for r in risk.values():
+        keep *= 1.0 - r
+    out = []
+    for i in sorted(risk, key=lambda i: (-risk[i], i)):
+        if 1.0 - keep <= budget:
+            break
+        out.append(i)
+        keep /= max(1e-12, 1.0 - risk[i])
+    return out
+
+
+def risk_splits(pts: Mapping[int, Point], k: int, cfg: PolicyConfig) -> dict[int, tuple]:
+    """The ``risk`` rule of ``track_splits``: per hidden checkpoint, the probability that its score changes
+    an answer (from ``_hidden``'s prediction), combined per gap as 1 - prod(1 - p); the riskiest gaps are
+    split until the rest carry at most ``risk_label`` (label) / ``risk_min`` (min_step, recovery_step).
+
+    What a hidden checkpoint can change, as ``core.patterns`` applies the rule: the label only while no
+    interior checkpoint is below ``base - tol`` (one below fixes ``dipped``; the final is always evaluated,
+    so its class is known); ``min_step`` when it is under the current minimum and more than one interval
+    from it; ``recovery_step`` when it reaches the base between the minimum and the current recovery (more
+    than one interval before it), or anywhere after the minimum when none is seen."""
+    idx = sorted(pts)
+    base = pts[0]
+    interior = [i for i in idx if 0 < i < k - 1]
+    dipped = any(classify(pts[i], base, cfg.tol, cfg.use_ci) == "below" for i in interior)
+    risk: dict[int, float] = {}
+    best: dict[int, tuple[float, int]] = {}  # gap -> (p, index) of its riskiest hidden checkpoint
+
+    def add(i, p, h):
+        risk[i] = 1.0 - (1.0 - risk.get(i, 0.0)) * (1.0 - p)
+        if cfg.split_at_risk and p > best.get(i, (-1.0, 0))[0] + 1e-12:
+            best[i] = (p, h)
+
+    def at(i, prio):
+        return (prio, best[i][1]) if i in best else (prio, None)
+
+    if not dipped:
+        thr = base.score - cfg.tol
+        if cfg.use_ci:  # below only if its upper bound also clears the base's lower bound
+            thr = min(thr, base.low() - min(_half_widths(base)[1], cfg.tol))
+        for i, h, mu, s, a in _hidden(pts, idx, k, cfg, cfg.bend):
+            add(i, _p_below(mu - a, s, thr), h)
+        need = {i: at(i, 0) for i in _pick(risk, cfg.risk_label)}
+        # A dip narrower than the smoothness bound allows (the hand-made late dip: 6 of 64 checkpoints,
+        # slopes of ~4 per unit of training) can still hide between confident neighbors: cap the gap width.
+        widest = max(2, math.ceil(cfg.max_gap * (k - 1))) if cfg.max_gap else None
+        for i, j in zip(idx, idx[1:], strict=False):
+            if widest is not None and j - i > widest:
+                need.setdefault(i, (0, None))
+        return need
+    lowest = min(pts[i].score for i in idx)
+    m = next(i for i in idx if pts[i].score <= lowest + EPS)
+    hidden = list(_hidden(pts, idx, k, cfg, cfg.bend_min))
+    for i, h, mu, s, a in hidden:
+        if abs(h - m) > 1:
+            add(i, _p_below(mu - a, s, lowest), h)
+    need = {i: at(i, 1) for i in _pick(risk, cfg.risk_min)}
+    # The gaps on either side of the minimum are split down to two intervals whatever the bound says: a dip
+    # steeper than ``bend`` (the hand-made late dip) would otherwise put its bottom two intervals away.
+    for i, j in zip(idx, idx[1:], strict=False):
+        if m in (i, j) and j - i > 2:
+            need.setdefault(i, (1, None))
+    r = next((i for i in idx if i > m and pts[i].score >= base.score - EPS), None)
+    risk.clear()
+    best.clear()
+    for i, h, mu, s, a in hidden:
+        if h > m and (r is None or h < r - 1):
+            add(i, 1.0 - _p_below(mu + a, s, base.score), h)
+    for i in _pick(risk, cfg.risk_min):
+        need.setdefault(i, at(i, 2))
+    return need
+
+
 def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], cfg: PolicyConfig,
                coarse_first: bool = True) -> list[int]:
     """The steps to evaluate next (empty: stop). ``points`` maps evaluated steps to their per-track points.
@@ -202,20 +339,22 @@ def next_steps(steps: Sequence[int], points: Mapping[int, Mapping[str, Point]], 
     if coarse and coarse_first:
         return coarse
     tracks = sorted({t for per in points.values() for t in per})
-    urgency: dict[int, tuple] = {}  # left index -> (priority, -tracks needing it)
+    urgency: dict[int, tuple] = {}  # left index -> (priority, -tracks needing it, split index or None)
     for t in tracks:
         pts = {pos[s]: per[t] for s, per in points.items() if t in per}
         for i, prio in track_splits(pts, k, cfg).items():
-            old = urgency.get(i, (9, 0))
-            urgency[i] = (min(old[0], prio), old[1] - 1)
+            prio, h = prio if isinstance(prio, tuple) else (prio, None)
+            old = urgency.get(i, (9, 0, None))
+            urgency[i] = (min(old[0], prio), old[1] - 1, old[2] if h is None else h)
     if not urgency:
         return coarse
     evaluated = sorted(pos[s] for s in points)
-    right = {i: j for i, j in zip(evaluated, evaluated[1:])}
+    right = {i: j for i, j in zip(evaluated, evaluated[1:], strict=False)}
     order = sorted(urgency, key=lambda i: (urgency[i][0], urgency[i][1], -(right[i] - i), i))
     if cfg.per_round is not None:
         order = order[:cfg.per_round]
-    return sorted({*coarse, *(steps[(i + right[i]) // 2] for i in order)})
+    mid = {i: (i + right[i]) // 2 if urgency[i][2] is None else urgency[i][2] for i in order}
+    return sorted({*coarse, *(steps[mid[i]] for i in order)})
 
 
 def _point(step: int, v) -> Point:
@@ -296,6 +435,52 @@ def sequential_count(score_at: Callable[[int], Obs], n_max: int, floor: int, bas
     return n_max
 
 
+def role_thresholds(base: float, tol: float, lowest: float | None, final: bool, dipped: bool) -> list[float]:
+    """The thresholds a checkpoint's score is compared with, given its role in ``core.patterns``' rule.
+
+    The final: base - tol, base, base + tol (its class) and the current minimum. An interior checkpoint never
+    meets base + tol (only the final's class uses it); base - tol matters only while no interior checkpoint
+    is below it (one below fixes the label); the base decides the recovery and the minimum ``min_step``."""
+    out = [base - tol, base, base + tol] if final else ([base] if dipped else [base - tol, base])
+    return out + ([] if lowest is None else [lowest])
+
+
+# 2.58 standard errors (99%): a checkpoint is tested against up to four thresholds and dozens of checkpoints
+# are sampled per run; on simulator seeds 0-2, 1.96 saved 5 points more samples (0.76 vs 0.81 of avg@k
+# samples) for 3 points less min_step agreement (0.84 vs 0.88).
+SEQUENTIAL_Z = 2.58
+
+
+def remaining_half_width(item_means: Sequence[float], k: int, n_max: int, z: float = SEQUENTIAL_Z) -> float:
+    """Half-width (``z`` standard errors) of (score at ``n_max`` samples) - (score at the first
+    ``k``), on the same items.
+
+    The dense sweep scores the same items with ``n_max`` samples, so only the samples not yet drawn can move
+    the score: per item, the mean of n_max - k more draws against the k seen. Item difficulty cancels (it is
+    what makes each checkpoint's own interval wide). Per-item variance is bounded by p(1 - p) for scores in
+    [0, 1] (exact for pass/fail), with p the item's mean so far and a k/(k-1) small-sample correction."""
+    if k >= n_max or len(item_means) == 0:
+        return 0.0
+    var = sum(p * (1.0 - p) for p in item_means) / len(item_means) * (k / (k - 1) if k > 1 else 2.0)
+    frac = (n_max - k) / n_max
+    return z * frac * math.sqrt(var * (1.0 / k + 1.0 / (n_max - k)) / len(item_means))
+
+
+def sequential_count_for_role(score_at: Callable[[int], tuple], n_max: int, floor: int,
+                              thresholds: Iterable[float], z: float = SEQUENTIAL_Z) -> int:
+    """The sample count at which sequential sampling stops for one checkpoint: the first of ``sample_rounds``
+    whose score, at ``score_at(k)`` = (score, lo, hi, item_means), is farther from every threshold of its
+    role (``role_thresholds``) than ``remaining_half_width``: the full-n score then falls on the same side of
+    each, so the dense sweep's verdict for this checkpoint is the same. Never below ``floor``."""
+    thresholds = tuple(thresholds)
+    for k in sample_rounds(n_max, floor):
+        got = score_at(k)
+        hw = remaining_half_width(got[3], k, n_max, z)
+        if k == n_max or all(abs(got[0] - t) > hw + EPS for t in thresholds):
+            return k
+    return n_max
+
+
 # ---- orchestration: the normal sweep, checkpoint subsets chosen by the policy ---------------------------------
 
 def policy_from_config(cfg) -> PolicyConfig:
@@ -364,6 +549,10 @@ def _merge_run_meta(store, run: str, meta: dict) -> None:
     store.upsert_run(run, {**(json.loads(row[0]) if row and row[0] else {}), **meta})
 
 
+def _clear(score: float, hw: float, thresholds: Iterable[float]) -> bool:
+    return all(abs(score - t) > hw + EPS for t in thresholds)
+
+
 class _RoundEvaluator:
     """The ``evaluate`` callback of ``run_policy`` for one run: a round of steps -> per-benchmark points."""
 
@@ -426,13 +615,17 @@ class _RoundEvaluator:
     def _sequential(self, steps: list[int], spec) -> None:
         n_max = int(self.settings.resolved(spec, "samples"))
         base = self.aggs[(0, spec.name)]["mean"]
-        # the minimum of the checkpoints evaluated before this round: a point near it decides min_step
-        lowest = min(a["mean"] for (s, b), a in self.aggs.items() if b == spec.name and s not in steps)
+        # what the checkpoints evaluated before this round fix: the minimum (a point near it decides
+        # min_step) and whether an interior checkpoint is already below base - tol (the label's dip)
+        before = {s: a["mean"] for (s, b), a in self.aggs.items() if b == spec.name and s not in steps}
+        lowest = min(before.values())
+        last = max(self.by_step)
+        dipped = any(0 < s < last and v < base - self.tol - EPS for s, v in before.items())
         pending = list(steps)
         for k in sample_rounds(n_max, self.floor):
             self._sweep(pending, [spec], {spec.name: k})
-            pending = [s for s in pending if k < n_max and not enough_samples(
-                self.aggs[(s, spec.name)]["mean"], self.aggs[(s, spec.name)]["ci_low"],
-                self.aggs[(s, spec.name)]["ci_high"], base, self.tol, (lowest,))]
+            pending = [s for s in pending if k < n_max and not _clear(
+                self.aggs[(s, spec.name)]["mean"], remaining_half_width(self.item_means[(s, spec.name)], k, n_max),
+                role_thresholds(base, self.tol, lowest, s == last, dipped))]
             if not pending:
                 return
