@@ -19,7 +19,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "math_cot_sample.jsonl"
 
 
 def test_hf_source_math_cot_schema():
-    rows = build_hf_rows(HFSourceOptions(path=str(FIXTURE)), None, ["cot", "nocot"])
+    rows = build_hf_rows(HFSourceOptions(path=str(FIXTURE), instruction="boxed"), None, ["cot", "nocot"])
     cot, nocot = rows["cot"], rows["nocot"]
     assert [r["verified"] for r in cot] == [True, True, False, False]  # 84; 1/2 == 0.5; 5 != 4; no box
     assert [r["id"] for r in cot] == [r["id"] for r in nocot] and len({r["id"] for r in cot}) == 4
@@ -27,6 +27,8 @@ def test_hf_source_math_cot_schema():
     assert cot[0]["messages"][1]["content"].startswith("<think>") and cot[0]["source"] == "hf"
     assert cot[0]["answer"] == "84" and all(r["variant"] == "cot" for r in cot)
     assert nocot[0]["messages"][1]["content"] == "The product is 84.\n\n\\boxed{84}" and nocot[0]["verified"]
+    plain = build_hf_rows(HFSourceOptions(path=str(FIXTURE)), None, ["cot"])["cot"]
+    assert plain[0]["messages"][0]["content"] == "What is 12 * 7?"  # unless asked, a hub prompt is kept exactly
 
 
 @pytest.mark.parametrize("suffix", [".json", ".parquet"])

@@ -130,6 +130,9 @@ def hf_cmd(
     name: Optional[str] = typer.Option(None, "--name", help="dataset config name"),
     n: Optional[int] = typer.Option(None, "--n", help="first N records (default: all)"),
     variant: str = typer.Option("cot", "--variant", help="cot | nocot"),
+    instruction: Optional[str] = typer.Option(
+        None, "--instruction", help="append this answer instruction to prompts that lack it ('boxed': the "
+        "study's \\boxed{} one); default: keep every prompt exactly"),
     fmt: Optional[str] = typer.Option(None, "--format", help="jsonl | parquet (default: by --out suffix)"),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ):
@@ -142,7 +145,8 @@ def hf_cmd(
     from ..core.config import validate_dict
 
     opts = validate_dict({"path": path, "split": split, "name": name, "question": question_col,
-                          "response": response_col, "answer": answer_col or None}, HFSourceOptions,
+                          "response": response_col, "answer": answer_col or None, "instruction": instruction},
+                         HFSourceOptions,
                          source="(command-line options)")
     if variant not in ("cot", "nocot"):
         raise SftscopeError(f"--variant {variant!r}: the hf source gives cot or nocot")

@@ -54,10 +54,11 @@ def load_records(path: str, split: str = "train", name: str | None = None) -> tu
     return [dict(r) for r in ds], f"{path}[{split}]"
 
 
-def keep_or_instruct(question: str, instruction: str) -> str:
-    """The user turn of a hub row: the prompt exactly when it already holds the instruction, else prompt +
-    instruction on its own last line (``core.benchmarks.user_prompt``)."""
-    if instruction.strip() in question or question.rstrip().endswith("\\boxed{}."):
+def keep_or_instruct(question: str, instruction: str | None) -> str:
+    """The user turn of a hub row: the prompt exactly unless the config asks for an ``instruction``; then
+    prompt + instruction on its own last line (``core.benchmarks.user_prompt``), never a second time when the
+    prompt already holds it."""
+    if not instruction or instruction.strip() in question or question.rstrip().endswith("\\boxed{}."):
         return question
     return user_prompt(question, instruction)
 
@@ -106,10 +107,9 @@ def build_hf_rows(opts, n: int | None = None, variants: Sequence[str] = ("cot",)
     out: dict[str, list[dict]] = {v: [] for v in variants}
     grade = _math_grader() if opts.answer else None
     seen: dict[str, int] = {}
-    # A hub row whose user turn already carries the answer instruction (Math-CoT's does) keeps its prompt
-    # exactly; before, the instruction was appended a second time. Others get the study's instruction
-    # (or the section's own `instruction`, when the config has that field).
-    instruction = getattr(opts, "instruction", None) or BOXED_INSTRUCTION
+    # A hub row keeps its prompt exactly (the study's Math-CoT rows already end with the answer instruction;
+    # before, a second copy was appended) unless the config asks for an instruction (`boxed`: the study's).
+    instruction = BOXED_INSTRUCTION if opts.instruction == "boxed" else opts.instruction
     for i, rec in enumerate(records):
         question = prompt_text(rec[opts.question], opts.question, where, i + 1)
         response = str(rec[opts.response] or "")

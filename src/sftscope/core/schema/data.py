@@ -39,6 +39,10 @@ class HFSourceOptions(StrictModel):
     question: str = "message"
     response: str = "response"
     answer: str | None = "answer"
+    instruction: str | None = Field(
+        None, description="answer instruction added as the user turn's last line where the prompt lacks it; "
+        "`boxed` = the study's \\boxed{} instruction. Unset: hub prompts are kept exactly (the study's datasets "
+        "already carry the instruction)")
 
 
 class DistillOptions(StrictModel):
