@@ -132,3 +132,17 @@ def test_score_table_from_store(tmp_path):
     assert tab[tab["benchmark"] == "b2"]["score"].tolist() == [0.0]  # ungradeable (NULL score) counts as 0
     dom = score_table(df, "domain", n_boot=0).set_index("step")  # pools b and b2's items (b2 reuses id "0")
     assert dom.loc[10, "score"] == pytest.approx((0.75 * 4 + 0) / 5) and dom.loc[10, "n"] == 5
+
+
+def test_score_table_reports_ungradeable_rate_and_raw_mean_reward():
+    import pandas as pd
+
+    from sftscope.analyze.trajectories import score_table
+
+    rows = [{"run": "r", "step": step, "benchmark": "b", "domain": "general", "item_id": str(i), "sample_idx": 0,
+             "score": None if verdict == "ungradeable" else 0.5, "verdict": verdict, "details": {"reward": reward}}
+            for step, verdicts in ((0, ["correct", "ungradeable"]), (5, ["correct", "correct"]))
+            for i, (verdict, reward) in enumerate(zip(verdicts, (1.0, 3.0)))]
+    t = score_table(pd.DataFrame(rows), n_boot=10).set_index("step")
+    assert t.loc[0, "ungradeable_rate"] == 0.5 and t.loc[5, "ungradeable_rate"] == 0.0
+    assert t.loc[0, "mean_reward"] == 2.0

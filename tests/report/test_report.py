@@ -182,3 +182,18 @@ def test_report_reads_a_run_dir_written_with_the_old_british_names(built, tmp_pa
     index = report([old], None, ReportConfig(excerpts=0))
     assert "## Procedure transfer" in (old / "report" / "report.md").read_text() and index.exists()
     assert (old / "report" / "figures" / "behaviors.png").exists()
+
+
+def test_grading_section_flags_ungradeable_and_shows_raw_reward():
+    from sftscope.report.render import grading_rows, tables
+
+    scores = [{"run": "r", "benchmark": "math500", "step": s, "ungradeable_rate": u, "mean_reward": None}
+              for s, u in ((0, 0.0), (10, 0.25))]
+    scores += [{"run": "r", "benchmark": "alpacaeval", "step": s, "ungradeable_rate": 0.0, "mean_reward": w}
+               for s, w in ((0, -1.5), (10, 0.75))]
+    scores += [{"run": "r", "benchmark": "clean", "step": 0, "ungradeable_rate": 0.0, "mean_reward": None}]
+    assert grading_rows(scores) == [["r", "alpacaeval", "0.0", "-", "-1.50", "0.75"],
+                                    ["r", "math500", "25.0 (!)", "10", "-", "-"]]
+    empty = {"phenomena": [], "conditions": [], "matrix": {"domains": []}, "bench_patterns": [], "length_corr": [],
+             "transfer": [], "tagger_eval": None, "tradeoff": [], "probes": [], "excerpts": [], "bench_scores": scores}
+    assert any(t["title"].startswith("Grading") for t in tables(empty))

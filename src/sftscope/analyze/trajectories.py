@@ -153,27 +153,47 @@ def score_table(samples: pd.DataFrame, by: str = "benchmark", n_boot: int = 1000
     """Aggregate sample rows into a score table per (run, step, ``by``) with paired bootstrap CIs.
 
     ``by`` is ``benchmark`` or ``domain`` (a domain pools the items of its benchmarks). Columns: run, step,
-    <by>, score, ci_low, ci_high, delta, delta_low, delta_high, n (items), n_samples. Missing scores
+    <by>, score, ci_low, ci_high, delta, delta_low, delta_high, n (items), n_samples, ungradeable_rate (share
+    of samples the scorer examined and could not grade) and mean_reward (the raw reward-model mean, the
+    study's AlpacaEval number, where samples carry ``details.reward``; else null). Missing scores
     (ungradeable rows stored with a NULL score) count as 0: an ungradeable answer earns nothing.
     """
-    cols = ["run", "step", by, "score", "ci_low", "ci_high", "delta", "delta_low", "delta_high", "n", "n_samples"]
+    cols = ["run", "step", by, "score", "ci_low", "ci_high", "delta", "delta_low", "delta_high", "n", "n_samples",
+            "ungradeable_rate", "mean_reward"]
     if samples.empty:
         return pd.DataFrame(columns=cols)
-    samples = samples.assign(score=samples["score"].fillna(0.0))
+    samples = samples.assign(score=samples["score"].fillna(0.0),
+                             _ungradeable=(samples["verdict"] == "ungradeable") if "verdict" in samples else False,
+                             _reward=_raw_rewards(samples))
     rows = []
     for (run, key), g in samples.groupby(["run", by], sort=True):
         steps = sorted(int(s) for s in g["step"].unique())
         res = bootstrap_paired(_cube(g, steps), n_boot=n_boot, seed=seed)
         # Items are (benchmark, item_id): two benchmarks of one domain may reuse ids like "0".
         counts = g.assign(_item=g["benchmark"].astype(str) + "\x1f" + g["item_id"].astype(str)) \
-            .groupby("step").agg(n=("_item", "nunique"), n_samples=("score", "size"))
+            .groupby("step").agg(n=("_item", "nunique"), n_samples=("score", "size"),
+                                 ungradeable=("_ungradeable", "mean"), reward=("_reward", "mean"))
         for i, step in enumerate(steps):
             rows.append({"run": run, "step": step, by: key, "score": float(res["mean"][i]),
                          "ci_low": float(res["ci_low"][i]), "ci_high": float(res["ci_high"][i]),
                          "delta": float(res["delta"][i]), "delta_low": float(res["delta_low"][i]),
                          "delta_high": float(res["delta_high"][i]),
-                         "n": int(counts.loc[step, "n"]), "n_samples": int(counts.loc[step, "n_samples"])})
+                         "n": int(counts.loc[step, "n"]), "n_samples": int(counts.loc[step, "n_samples"]),
+                         "ungradeable_rate": float(counts.loc[step, "ungradeable"]),
+                         "mean_reward": _none_if_nan(counts.loc[step, "reward"])})
     return pd.DataFrame(rows, columns=cols)
+
+
+def _raw_rewards(samples: pd.DataFrame) -> pd.Series:
+    """``details["reward"]`` of each sample (the reward model's raw output) or NaN."""
+    if "details" not in samples:
+        return pd.Series(np.nan, index=samples.index)
+    return samples["details"].map(lambda d: float(d["reward"]) if isinstance(d, dict) and isinstance(
+        d.get("reward"), (int, float)) else np.nan)
+
+
+def _none_if_nan(x) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
 def label_versions(samples: pd.DataFrame) -> pd.DataFrame:

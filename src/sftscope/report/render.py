@@ -26,6 +26,31 @@ def _f(x, nd: int = 2) -> str:
     return "-" if x is None else f"{x:.{nd}f}"
 
 
+# Above this share of ungradeable samples a checkpoint's score says more about the scorer than the model.
+UNGRADEABLE_WARN = 0.10
+
+
+def grading_rows(bench_scores: list[dict]) -> list[list[str]]:
+    """Per (run, benchmark): the highest ungradeable rate over checkpoints (flagged ``(!)`` above
+    ``UNGRADEABLE_WARN``) and, for reward-scored benchmarks, the raw mean reward at the first and last step
+    (the study's AlpacaEval number; the stored score is its sigmoid). Only benchmarks with either."""
+    by: dict[tuple, list[dict]] = {}
+    for r in bench_scores:
+        by.setdefault((r["run"], r["benchmark"]), []).append(r)
+    rows = []
+    for (run, bench), rs in sorted(by.items()):
+        rs = sorted(rs, key=lambda r: r["step"])
+        worst = max(rs, key=lambda r: r.get("ungradeable_rate") or 0.0)
+        rate = worst.get("ungradeable_rate") or 0.0
+        rewards = [r.get("mean_reward") for r in rs]
+        if rate == 0 and all(x is None for x in rewards):
+            continue
+        flag = " (!)" if rate > UNGRADEABLE_WARN else ""
+        rows.append([run, bench, f"{100 * rate:.1f}{flag}", _s(worst["step"]) if rate else "-",
+                     _f(rewards[0]), _f(rewards[-1])])
+    return rows
+
+
 def tables(m: dict) -> list[dict]:
     """Sections as ``{"title", "headers", "rows", "note"}`` (rows of plain strings)."""
     out = []
@@ -50,6 +75,14 @@ def tables(m: dict) -> list[dict]:
                 "rows": [[p["run"], p["benchmark"], _s(p.get("domain")), p["pattern"], _p(p["base"]), _p(p["final"]),
                           _p(p["final_delta"], True), _s(p["min_step"]), _p(p["dip_depth"]), _s(p["recovery_step"]),
                           _s(p["verdict_stable_from"])] for p in m["bench_patterns"]]})
+    grading = grading_rows(m.get("bench_scores", []))
+    if grading:
+        out.append({"title": "Grading: ungradeable samples and raw rewards",
+                    "headers": ["run", "benchmark", "max ungradeable %", "at step", "raw mean reward (first)",
+                                "raw mean reward (last)"], "rows": grading,
+                    "note": f"(!) marks more than {100 * UNGRADEABLE_WARN:.0f}% of a checkpoint's samples that the "
+                            "scorer examined and could not grade: that score measures the scorer as much as the model. "
+                            "Outages (judge or backend unreachable) are never stored as scores."})
     out.append({"title": "Length vs score", "headers": ["run", "domain", "r(tokens, score)", "r(truncation, score)",
                                                         "tokens in dip", "tokens outside dip", "peak step", "rises then falls"],
                 "rows": [[r["run"], r["domain"], _f(r["mean_tokens_r_pearson"]), _f(r["truncation_rate_r_pearson"]),

@@ -76,13 +76,14 @@ def merge(run_dirs: list[Path], loaded: list[dict]) -> dict:
     for d in loaded:
         for r in d["summary"].get("runs", []):
             seen[r] = seen.get(r, 0) + 1
-    m: dict = {"trajectories": [], "domain_patterns": [], "bench_patterns": [], "lengths": [], "length_corr": [],
+    m: dict = {"trajectories": [], "bench_scores": [], "domain_patterns": [], "bench_patterns": [], "lengths": [], "length_corr": [],
                "behaviors": [], "transfer": [], "safety": [], "tradeoff": [], "conditions": [], "phenomena": [],
                "probes": [], "tagger_eval": None, "behavior_names": [], "summaries": []}
     for rd, d in zip(run_dirs, loaded):
         mapping = {r: f"{rd.name}/{r}" for r in d["summary"].get("runs", []) if seen[r] > 1}
         d = _rename_runs(d, mapping)
         m["trajectories"] += d["trajectories"]["domains"]
+        m["bench_scores"] += d["trajectories"].get("benchmarks", [])
         m["domain_patterns"] += d["patterns"]["domains"]
         m["bench_patterns"] += d["patterns"]["benchmarks"]
         m["lengths"] += d["lengths"]["by_checkpoint"]
