@@ -149,3 +149,20 @@ def test_cli_check_and_errors(tmp_path, capsys):
     assert rep["level"] in runner.LAYERS and "bwrap" in rep["layers"]
     assert main(["sandbox", "run", str(tmp_path / "missing.py")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_console_script_runs_sandbox_commands_without_the_whole_cli(tmp_path):
+    """`sftscope sandbox run` is called once per program: the entry point must not import every stage's
+    commands first (sftscope.cli), and gives the same JSON and exit code."""
+    import subprocess
+    import sys
+
+    prog = tmp_path / "p.py"
+    prog.write_text("print(6 * 7)\n")
+    code = ("import sys, atexit\n"
+            "atexit.register(lambda: print('CLI' if 'sftscope.cli' in sys.modules else 'LEAN', file=sys.stderr))\n"
+            f"sys.argv = ['sftscope', 'sandbox', 'run', {str(prog)!r}]\n"
+            "from sftscope.entry import entrypoint\nentrypoint()\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert '"stdout": "42\\n"' in res.stdout and res.stderr.strip().endswith("LEAN")

@@ -15,10 +15,10 @@ from ..core.errors import SftscopeError
 from .cli import sandbox_app
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog_name: str = "python -m sftscope.sandbox") -> int:
     """Run one sandbox command; SftscopeError -> its message on stderr and its exit code (2, or 1 for check)."""
     try:
-        sandbox_app(args=argv, prog_name="python -m sftscope.sandbox", standalone_mode=False)
+        sandbox_app(args=argv, prog_name=prog_name, standalone_mode=False)
     except SftscopeError as e:
         typer.echo(f"error: {e}", err=True)
         return getattr(e, "exit_code", 2)
