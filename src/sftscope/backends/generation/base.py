@@ -144,6 +144,25 @@ def stop_ids(tokenizer: Any, generation_config: Any = None) -> set[int]:
     return {int(i) for i in ids if i is not None} | end_of_turn_ids(tokenizer)
 
 
+def read_adapter(adapter_cfg: Any, base_model: str | None = None) -> tuple[str, dict]:
+    """(base model, adapter config) of a PEFT adapter folder's ``adapter_config.json``: ``base_model`` when
+    given (CLI ``--base``), else the adapter's ``base_model_name_or_path``. Errors name the file."""
+    import json
+    from pathlib import Path
+
+    from ...core.errors import SftscopeError
+
+    adapter_cfg = Path(adapter_cfg)
+    try:
+        cfg = json.loads(adapter_cfg.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise SftscopeError(f"{adapter_cfg}:{e.lineno}: invalid JSON ({e.msg})") from None
+    base = base_model or cfg.get("base_model_name_or_path")
+    if not base:
+        raise SftscopeError(f"{adapter_cfg}: no 'base_model_name_or_path'; pass base_model= (CLI --base)")
+    return base, cfg
+
+
 _INSTALL_HINTS = {
     "vllm": "pip install 'sftscope[vllm]' (needs a CUDA GPU); on CPU use --backend hf",
     "openai": "pip install openai is NOT needed: the openai backend speaks HTTP with the standard library; check --base-url",

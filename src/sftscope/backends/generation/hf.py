@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ...core.errors import SftscopeError
-from .base import Generation, GenerationRequest, SamplingParams, stop_ids
+from .base import Generation, GenerationRequest, SamplingParams, read_adapter, stop_ids
 
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
            "float16": torch.float16, "fp16": torch.float16}
@@ -156,13 +156,7 @@ class HFBackend:
         from peft import PeftModel
         from transformers import AutoModelForCausalLM
 
-        try:
-            cfg = json.loads(adapter_cfg.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise SftscopeError(f"{adapter_cfg}:{e.lineno}: invalid JSON ({e.msg})") from None
-        base = base_model or cfg.get("base_model_name_or_path")
-        if not base:
-            raise SftscopeError(f"{adapter_cfg}: no 'base_model_name_or_path'; pass base_model= (CLI --base)")
+        base, _ = read_adapter(adapter_cfg, base_model)
         model = AutoModelForCausalLM.from_pretrained(base, dtype=self.dtype, trust_remote_code=trust_remote_code)
         model = PeftModel.from_pretrained(model, str(adapter_cfg.parent)).merge_and_unload()
         has_tok = (adapter_cfg.parent / "tokenizer_config.json").is_file()

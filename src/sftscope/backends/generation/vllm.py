@@ -13,12 +13,10 @@ its batch), logprobs -> logprobs=0 (only the sampled token's log-probability). `
 from __future__ import annotations
 
 import gc
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from ...core.errors import SftscopeError
-from .base import Generation, GenerationRequest, SamplingParams, stop_ids
+from .base import Generation, GenerationRequest, SamplingParams, read_adapter, stop_ids
 
 _LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -68,13 +66,7 @@ class VLLMBackend:
         """(base model, engine kwargs with LoRA on) for an adapter folder; sets ``self.lora_request``."""
         from vllm.lora.request import LoRARequest
 
-        try:
-            cfg = json.loads(adapter_cfg.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise SftscopeError(f"{adapter_cfg}:{e.lineno}: invalid JSON ({e.msg})") from None
-        base = base_model or cfg.get("base_model_name_or_path")
-        if not base:
-            raise SftscopeError(f"{adapter_cfg}: no 'base_model_name_or_path'; pass base_model= (CLI --base)")
+        base, cfg = read_adapter(adapter_cfg, base_model)
         folder = adapter_cfg.parent
         # vLLM accepts only these ranks as max_lora_rank: the adapter's r rounded up.
         rank = next((r for r in _LORA_RANKS if r >= int(cfg.get("r", 16))), _LORA_RANKS[-1])
