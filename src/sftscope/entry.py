@@ -13,10 +13,16 @@ import sys
 def entrypoint() -> None:
     """Console-script entry: exit with the command's code."""
     argv = sys.argv[1:]
-    if argv[:1] == ["sandbox"] and not any(a in ("-h", "--help") for a in argv[1:2]):
-        from .sandbox.__main__ import main as sandbox_main
+    if argv[:1] == ["sandbox"]:
+        from .sandbox.command import fast_run
 
-        sys.exit(sandbox_main(argv[1:], prog_name="sftscope sandbox"))
+        code = fast_run(argv[1:])  # the common `sandbox run FILE [flags]`, without the CLI framework
+        if code is not None:
+            sys.exit(code)
+        if not any(a in ("-h", "--help") for a in argv[1:2]):
+            from .sandbox.__main__ import main as sandbox_main
+
+            sys.exit(sandbox_main(argv[1:], prog_name="sftscope sandbox"))
     from .cli import main
 
     sys.exit(main())

@@ -160,9 +160,27 @@ def test_console_script_runs_sandbox_commands_without_the_whole_cli(tmp_path):
     prog = tmp_path / "p.py"
     prog.write_text("print(6 * 7)\n")
     code = ("import sys, atexit\n"
-            "atexit.register(lambda: print('CLI' if 'sftscope.cli' in sys.modules else 'LEAN', file=sys.stderr))\n"
+            "atexit.register(lambda: print('CLI' if {'sftscope.cli', 'typer'} & set(sys.modules) else 'LEAN',"
+            " file=sys.stderr))\n"
             f"sys.argv = ['sftscope', 'sandbox', 'run', {str(prog)!r}]\n"
             "from sftscope.entry import entrypoint\nentrypoint()\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert '"stdout": "42\\n"' in res.stdout and res.stderr.strip().endswith("LEAN")
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["--timeout", "nan"], 2, "--timeout"), (["--memory-mb", "-5"], 2, "--memory-mb"),
+    (["--timeout", "abc"], 2, "timeout"),  # not a number: the full CLI's own usage error
+])
+def test_console_script_fast_path_keeps_the_errors(tmp_path, args, code, needle):
+    import subprocess
+    import sys
+
+    prog = tmp_path / "p.py"
+    prog.write_text("print(1)\n")
+    run = ("import sys; from sftscope.entry import entrypoint; sys.argv = ['sftscope', *sys.argv[1:]]; "
+           "entrypoint()")
+    res = subprocess.run([sys.executable, "-c", run, "sandbox", "run", str(prog), *args], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == code and needle in res.stderr and "Traceback" not in res.stderr, res.stderr

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import sys
 
-import typer
-
 from ..core.errors import SftscopeError
-from .cli import sandbox_app
 
 
 def main(argv: list[str] | None = None, prog_name: str = "python -m sftscope.sandbox") -> int:
     """Run one sandbox command; SftscopeError -> its message on stderr and its exit code (2, or 1 for check)."""
+    from .command import fast_run
+
+    code = fast_run(list(sys.argv[1:] if argv is None else argv))
+    if code is not None:
+        return code
+    import typer  # only past the fast path: importing typer costs about 0.1 s
+
+    from .cli import sandbox_app
+
     try:
         sandbox_app(args=argv, prog_name=prog_name, standalone_mode=False)
     except SftscopeError as e:

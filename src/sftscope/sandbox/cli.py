@@ -36,21 +36,9 @@ def run_cmd(
 
     status is ok | error | timeout | killed | disk_quota.
     """
-    from .runner import Limits, check_timeout, run_code
+    from .command import run_file
 
-    timeout = check_timeout(timeout, "--timeout")
-    for flag, value in (("--memory-mb", memory_mb), ("--disk-mb", disk_mb)):
-        if value < 1:  # a negative RLIMIT_AS would mean "no limit"
-            raise SftscopeError(f"{flag} {value}: must be a whole number of MiB >= 1")
-    if not file.is_file():
-        raise SftscopeError(f"{file}: no such file (give the path of a .py program)")
-    if stdin is not None and not stdin.is_file():
-        raise SftscopeError(f"--stdin {stdin}: no such file")
-    code = file.read_text(encoding="utf-8", errors="replace")
-    data = stdin.read_text(encoding="utf-8", errors="replace") if stdin is not None else None
-    limits = Limits(memory_mb=memory_mb, disk_mb=disk_mb, cpu_seconds=max(1, int(timeout) + 1))
-    res = run_code(code, stdin=data, timeout=timeout, limits=limits, isolation=isolation)
-    typer.echo(json.dumps(res.to_dict(), indent=2))
+    typer.echo(json.dumps(run_file(file, stdin, timeout, memory_mb, disk_mb, isolation), indent=2))
 
 
 @sandbox_app.command("check")
