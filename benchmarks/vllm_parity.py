@@ -139,6 +139,21 @@ def compare_model(label: str, path: str, hf_path: str, ref_path: str, msgs: list
                  for a, b in zip(vs, hs, strict=True)) and all(g.completion_tokens <= 5 for g in vs)
         table.add(label, "max_new_tokens=5", ok, f"{sum(g.hit_limit for g in vs)}/{len(vs)} length "
                   f"(hf {sum(g.hit_limit for g in hs)}), tokens {sorted({g.completion_tokens for g in vs})}")
+        # presence/frequency penalties: the same greedy tokens after the same penalty formula on both backends
+        pen = SamplingParams(temperature=0.0, max_new_tokens=MAX_NEW, presence_penalty=0.6, frequency_penalty=0.4)
+        vp, hp = vb.generate(reqs, pen), hb.generate(reqs, pen)
+        same = [a.text == b.text for a, b in zip(vp, hp, strict=True)]
+        moved = sum(a.text != b.text for a, b in zip(vp, v, strict=True))  # the penalties changed something
+        table.add(label, "penalties = hf", all(same) and moved > 0,
+                  f"{sum(same)}/{len(same)} identical with presence 0.6, frequency 0.4 ({moved}/{len(v)} differ "
+                  "from unpenalized)")
+        # stop tokens: EOS and the chat template's end-of-turn token reach vLLM's SamplingParams
+        from sftscope.backends.generation.base import end_of_turn_ids
+
+        want = {hb.tokenizer.eos_token_id, *end_of_turn_ids(hb.tokenizer)} - {None}
+        got = set(vb.sampling_params(greedy, seed=0).stop_token_ids or [])
+        table.add(label, "stop token ids", want <= got, f"engine stops on {sorted(got)}; EOS + end-of-turn "
+                  f"{sorted(want)}")
         # seeded sampling, independent of the batch
         samp = SamplingParams(temperature=1.0, top_p=0.95, top_k=50, max_new_tokens=24)
         a = [g.text for g in vb.generate(reqs, samp)]
