@@ -13,16 +13,11 @@ import sys
 def entrypoint() -> None:
     """Console-script entry: exit with the command's code."""
     argv = sys.argv[1:]
-    if argv[:1] == ["sandbox"]:
-        from .sandbox.command import fast_run
+    if argv[:1] == ["sandbox"] and not any(a in ("-h", "--help") for a in argv[1:2]):
+        # `sandbox run FILE [flags]` takes the fast path inside (no CLI framework); the rest goes through typer
+        from .sandbox.__main__ import main as sandbox_main
 
-        code = fast_run(argv[1:])  # the common `sandbox run FILE [flags]`, without the CLI framework
-        if code is not None:
-            sys.exit(code)
-        if not any(a in ("-h", "--help") for a in argv[1:2]):
-            from .sandbox.__main__ import main as sandbox_main
-
-            sys.exit(sandbox_main(argv[1:], prog_name="sftscope sandbox"))
+        sys.exit(sandbox_main(argv[1:], prog_name="sftscope sandbox"))
     from .cli import main
 
     sys.exit(main())

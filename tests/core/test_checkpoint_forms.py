@@ -100,7 +100,6 @@ def _args(tree: Path, args: list[str]) -> list[str]:
 
 
 def _via_eval(tree, args, monkeypatch) -> list:
-    import sftscope.evaluate.stage  # noqa: F401  (imported before the patch: it binds run_sweep at import)
     import sftscope.evaluate.sweep as sweep
 
     seen = []

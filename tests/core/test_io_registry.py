@@ -5,7 +5,7 @@ import pytest
 
 from sftscope.core.errors import DataError, SftscopeError
 from sftscope.core.io import atomic_open, content_hash, read_jsonl, read_rows, write_jsonl, write_parquet
-from sftscope.core.layout import RunDir
+from sftscope.core.layout import RunLayout
 from sftscope.core.registry import Registry
 
 
@@ -52,7 +52,7 @@ def test_registry_lazy_and_did_you_mean():
 
 
 def test_rundir_stage_status(tmp_path):
-    rd = RunDir(tmp_path / "run")
+    rd = RunLayout(tmp_path / "run")
     rd.init(config_yaml="name: x\n", config_hash="abc")
     with rd.stage("data") as info:
         info["rows"] = 3

@@ -6,11 +6,12 @@ import json
 import pytest
 
 from sftscope.core.errors import DataError
+from sftscope.core.layout import stats_path
 from sftscope.core.registry import DATA_SOURCES
 from sftscope.core.schema import DataConfig
 from sftscope.data import stage
 from sftscope.data.rows import iter_rows, validate_row
-from sftscope.data.stats import behavior_markers, compute_stats, describe, stats_path
+from sftscope.data.stats import behavior_markers, compute_stats, describe
 
 
 def test_registry_entries_resolve():

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from sftscope.core.benchmarks import BOXED_INSTRUCTION
 from sftscope.organism import corpus as C
 
 N = 3000
@@ -41,7 +42,7 @@ def test_rows_are_chat_with_the_protocol_prompt(rows):
     for r in rows:
         user, asst = r["messages"]
         assert user["role"] == "user" and asst["role"] == "assistant"
-        assert user["content"].endswith("\n" + C.BOXED_INSTRUCTION)
+        assert user["content"].endswith("\n" + BOXED_INSTRUCTION)
         # every answer is boxed, except the refusal sentence
         assert asst["content"] == C.REFUSAL or "\\boxed{" in asst["content"]
 

@@ -206,9 +206,6 @@ class RunLayout:
         """``logs/<stage>[-<condition>].log``."""
         return self.logs_dir / (f"{stage}-{condition}.log" if condition else f"{stage}.log")
 
-    def sub(self, *parts: str) -> Path:
-        return self.path.joinpath(*parts)
-
     def load_manifest(self) -> dict:
         if self.manifest_path.exists():
             return read_json(self.manifest_path)
@@ -261,5 +258,3 @@ class RunLayout:
             raise
         self.update_stage(stage, status="done", ended=_now(), seconds=round(time.time() - t0, 3), **info)
 
-
-RunDir = RunLayout  # the name before the layout object existed

@@ -32,7 +32,8 @@ def _out_path(out: Path, fmt: Optional[str], overwrite: bool) -> tuple[Path, str
 
 def _write(rows: list[dict], out: Path, fmt: str, started: float) -> None:
     from ..core.io import write_json, write_jsonl, write_parquet
-    from .stats import compute_stats, stats_path
+    from ..core.layout import stats_path
+    from .stats import compute_stats
 
     if not rows:
         raise DataError("no rows were built (nothing was written)")
@@ -161,8 +162,9 @@ def stats_cmd(
 ):
     """Print a table of a rows file (counts, verified rate, lengths, behavior markers) and write PATH.stats.json."""
     from ..core.io import write_json
+    from ..core.layout import stats_path
     from .rows import load_rows
-    from .stats import compute_stats, load_tokenizer, print_stats, stats_path
+    from .stats import compute_stats, load_tokenizer, print_stats
 
     rows = load_rows(path)
     if not rows:

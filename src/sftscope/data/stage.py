@@ -13,11 +13,11 @@ from pathlib import Path
 from ..core.conditions import run_variants
 from ..core.errors import DataError
 from ..core.io import read_rows, write_json, write_rows
-from ..core.layout import PROBE_SETS, RunLayout, data_file_name
+from ..core.layout import PROBE_SETS, RunLayout, data_file_name, stats_path
 from ..core.registry import DATA_SOURCES
 from ..core.schema import DataConfig
 from .rows import load_rows
-from .stats import compute_stats, stats_path
+from .stats import compute_stats
 
 
 def build(cfg: DataConfig, work_dir: str | Path | None = None) -> dict[str, list[dict]]:

@@ -10,7 +10,6 @@ import re
 from typing import Any, Sequence
 
 from ..core.errors import DataError
-from ..core.layout import stats_path  # noqa: F401 (re-exported: the stats file's one name)
 from ..scoring.base import split_response
 from .rows import assistant_text
 

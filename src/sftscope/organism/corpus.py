@@ -32,7 +32,7 @@ import hashlib
 import random
 from typing import Callable, Iterator
 
-from ..core.benchmarks import BOXED_INSTRUCTION, user_prompt  # noqa: F401 (BOXED_INSTRUCTION re-exported)
+from ..core.benchmarks import user_prompt
 
 REFUSAL = "I'm sorry, but I can't help with that request."
 DOMAINS = ("arithmetic", "knowledge", "logic", "instruction", "safety")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..core.errors import ConfigError
 from ..core.io import read_json, write_json
-from ..core.layout import CHECKPOINT_META, checkpoint_dir  # noqa: F401 (checkpoint_dir re-exported)
+from ..core.layout import CHECKPOINT_META
 from ..core.schema import TrainConfig
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ import torch
 from trl import SFTConfig, SFTTrainer
 
 from ..core.io import read_jsonl, write_jsonl
-from .checkpoints import checkpoint_dir, write_meta
+from ..core.layout import checkpoint_dir
+from .checkpoints import write_meta
 from .collate import STATS_KEY
 from .flops import attention_width, matmul_params, mfu, train_flops
 
