@@ -75,3 +75,25 @@ def test_pipeline_is_a_loop_over_uniform_stages(tmp_path, monkeypatch):
     calls.clear()
     pipeline.run_pipeline(cfg)  # everything done: training (no outputs contract here) reports no change
     assert calls == []
+
+
+def test_stage_log_adds_no_second_echo_of_warnings(tmp_path, capsys):
+    """Under `--verbose` the console already echoes every record: a stage's warning is printed once."""
+    import logging
+    import sys
+
+    from sftscope.pipeline import _stage_log
+
+    logger = logging.getLogger("sftscope")
+    echo = logging.StreamHandler(sys.stderr)
+    logger.addHandler(echo)
+    try:
+        with _stage_log(tmp_path / "logs" / "x.log"):
+            logging.getLogger("sftscope.test").warning("careful")
+    finally:
+        logger.removeHandler(echo)
+    assert capsys.readouterr().err.count("careful") == 1
+    assert "careful" in (tmp_path / "logs" / "x.log").read_text()
+    with _stage_log(tmp_path / "logs" / "y.log"):  # without an echo, warnings still reach stderr
+        logging.getLogger("sftscope.test").warning("again")
+    assert capsys.readouterr().err.count("again") == 1

@@ -92,17 +92,22 @@ def _stage_log(path: Path):
     logger = logging.getLogger("sftscope")
     to_file = logging.FileHandler(path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    to_console = logging.StreamHandler(sys.stderr)
-    to_console.setLevel(logging.WARNING)
+    # A stream handler already there (`--verbose` echoes every record) prints the warnings: do not add a second.
+    echoed = any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+                 for h in logger.handlers)
+    to_console = None if echoed else logging.StreamHandler(sys.stderr)
     old_level = logger.level
     logger.setLevel(logging.INFO)
     logger.addHandler(to_file)
-    logger.addHandler(to_console)
+    if to_console is not None:
+        to_console.setLevel(logging.WARNING)
+        logger.addHandler(to_console)
     try:
         yield
     finally:
         logger.removeHandler(to_file)
-        logger.removeHandler(to_console)
+        if to_console is not None:
+            logger.removeHandler(to_console)
         logger.setLevel(old_level)
         to_file.close()
 
