@@ -46,7 +46,7 @@ PLAN = TRAIN_CONFIG_NAME  # written before training starts, with resolved.checkp
 
 
 @dataclass
-class Condition:
+class WatchedRun:
     """One training output folder being watched."""
 
     name: str
@@ -134,7 +134,7 @@ def watch_run_dir(run_dir: Path, cfg, db: Path | None = None, run: str | None = 
     db = Path(db) if db else RunLayout(run_dir).results_db
     settings = settings_from_config(cfg)
     policy = policy_from_config(cfg)
-    conds: dict[str, Condition] = {}
+    conds: dict[str, WatchedRun] = {}
     idle_since = time.monotonic()
     print(f"watch: {run_dir} -> {db} ({'adaptive' if cfg.adaptive else 'every checkpoint'}, poll {poll_s:g} s)",
           file=sys.stderr)
@@ -169,7 +169,7 @@ def watch_run_dir(run_dir: Path, cfg, db: Path | None = None, run: str | None = 
     return aggs
 
 
-def _discover(run_dir: Path, cfg, run: str | None, conds: dict[str, Condition]) -> None:
+def _discover(run_dir: Path, cfg, run: str | None, conds: dict[str, WatchedRun]) -> None:
     folders = condition_folders(run_dir)
     if run and len(folders) > 1:
         raise SftscopeError(f"--run {run}: {run_dir} holds {len(folders)} conditions ({', '.join(folders)}); "
@@ -192,10 +192,10 @@ def _discover(run_dir: Path, cfg, run: str | None, conds: dict[str, Condition]) 
             raise SftscopeError(f"--watch: {folder} has no {PLAN} naming the model and no checkpoint-0; give "
                                 "--base MODEL (evaluated as step 0)")
         base_ref = resolve_checkpoints([], base=base, run=rname)[0]
-        conds[name] = Condition(rname, folder, base_ref, plan)
+        conds[name] = WatchedRun(rname, folder, base_ref, plan)
 
 
-def _step(c: Condition, cfg, settings, policy: PolicyConfig, db: Path, progress: bool) -> bool:
+def _step(c: WatchedRun, cfg, settings, policy: PolicyConfig, db: Path, progress: bool) -> bool:
     """Evaluate what is ready for condition ``c``; True when something was evaluated."""
     for step, path in complete_steps(c.folder).items():
         if step not in c.refs and step != 0:
